@@ -1,0 +1,21 @@
+"""Typed errors. The CLI turns any BlurtoolError into one red line on stderr and exit code 1."""
+
+
+class BlurtoolError(Exception):
+    """Base of every error blurtool expects and explains to its user."""
+
+
+class InputError(BlurtoolError):
+    """An input file or argument is missing, unreadable or not what was expected."""
+
+
+class OutputError(BlurtoolError):
+    """An output cannot be written (unwritable folder, would overwrite an input...)."""
+
+
+class WeightsError(BlurtoolError):
+    """A weights file is missing, truncated, corrupt or of an unknown format."""
+
+
+class DeviceError(BlurtoolError):
+    """The requested compute device does not exist on this machine."""
