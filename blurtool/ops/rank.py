@@ -1,0 +1,231 @@
+"""Blur scores of one photo and the verdict "is this blur wanted?" (numpy in, numpy out, no torch).
+
+Scores come from the network's blur map (float32 HxW, 1 = blurred) and kind map (uint8 HxW: 0 sharp, 1 defocus,
+2 motion). They are computed on a fixed grid (the map is area-resized to ``GRID`` pixels on its long side first),
+so a photo and its resized copy get the same scores whatever resolution the map came at.
+
+* Blur degree ``S`` = mean of the blur map: the image-level blur degree of Ma et al., "Deep Blur Mapping: Exploiting
+  High-Level Semantics by Deep Neural Networks", IEEE TIP 2018, where S predicts how blurred a photo looks.
+* The verdict follows the four levels of Zhang and Lu et al., "Learning to Understand Image Blur", CVPR 2018
+  (no blur, bad blur, ok blur, good blur): blur is *good* when a sharp subject stands against a defocused
+  background on purpose, *ok* when it only touches small or unimportant regions, *bad* when it hits the subject or
+  the whole frame. The paper learns the levels from labelled photos; here they are explicit rules on the scores
+  (documented in :class:`RankRules`), whose thresholds are CLI options.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from enum import Enum
+
+import numpy as np
+
+from blurtool.errors import InputError
+
+# Long side of the grid every score is computed on. 128 px keeps the subject's shape and position (a subject that
+# fills 5 % of the frame is still ~20x20 grid pixels) while making scoring ~free next to the network.
+GRID = 128
+
+
+class Verdict(str, Enum):
+    """The four levels of Zhang et al. 2018, in the order a photo library should be culled (worst first)."""
+
+    BAD = "bad-blur"
+    OK = "ok-blur"
+    GOOD = "good-blur"
+    NONE = "no-blur"
+
+    @property
+    def rank(self) -> int:
+        """0 for bad-blur ... 3 for no-blur: how little the blur harms the photo."""
+        return list(Verdict).index(self)
+
+
+@dataclass(frozen=True)
+class RankRules:
+    """Thresholds of the verdict rules. Every field is a ``blurtool rank`` option of the same name.
+
+    Fractions are of the whole frame unless said otherwise. The rules are tried in this order, first match wins:
+
+    1. **no-blur**: ``blurred_fraction <= no_blur_max``: the whole photo is sharp (a few percent of blurred pixels are
+       noise of the map at flat or saturated areas).
+    2. **bad-blur, whole frame**: ``blurred_fraction >= frame_blurred_min``: nothing in focus.
+    3. **bad-blur, camera shake**: ``motion_fraction >= shake_motion_min``: motion blur over most of the frame, which
+       a hand-held camera moving during the exposure gives (Zhang et al. list it as the typical bad blur).
+    4. **bad-blur, motion-blurred subject**: ``centre_motion >= subject_motion_max``: motion blur over a large part of
+       the central third, where the subject usually is.
+    5. **bad-blur, missed focus**: ``centre_sharp < centre_sharp_min`` and no sizeable sharp region near the centre
+       (no *subject*, see below): the lens focused on the periphery/background and the subject is soft.
+    6. **ok-blur**: ``blurred_fraction <= ok_blurred_max``: blur only on small regions that do not hold the subject.
+    7. **good-blur**: the blur is mostly defocus (``defocus_share >= good_defocus_share_min``) and a sharp subject
+       exists: shallow depth of field, the bokeh a photographer wants.
+    8. **bad-blur** otherwise: no sharp subject near the centre, or mixed defocus and motion blur around it.
+
+    The *subject* is the largest 8-connected sharp region; it counts when it is large enough
+    (``subject_area >= subject_area_min``), its centroid is near the centre (``subject_offset <= subject_offset_max``,
+    distance normalised so that a corner is 1 and a rule-of-thirds point 1/3: the default 0.5 accepts rule-of-thirds
+    compositions) and it reaches into the central third (``subject_centre >= subject_centre_min``: a sharp ring around
+    a soft centre has a central centroid but is no subject).
+    """
+
+    no_blur_max: float = 0.05
+    frame_blurred_min: float = 0.97
+    shake_motion_min: float = 0.5
+    subject_motion_max: float = 0.3
+    centre_sharp_min: float = 0.3
+    subject_area_min: float = 0.04
+    subject_offset_max: float = 0.5
+    subject_centre_min: float = 0.05
+    ok_blurred_max: float = 0.3
+    good_defocus_share_min: float = 0.6
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0 and not math.isnan(v)):
+                raise InputError(f"rank rule {f.name} must be a number in [0, 1], got {v!r}")
+
+
+@dataclass(frozen=True)
+class BlurScores:
+    """Scores of one photo (all in [0, 1]); see :func:`score_maps`."""
+
+    degree: float  # S = mean blur map (Ma et al. 2018)
+    sharp_fraction: float  # share of the frame below the decision threshold
+    blurred_fraction: float  # 1 - sharp_fraction
+    defocus_fraction: float  # share of the frame blurred by defocus
+    motion_fraction: float  # share of the frame blurred by motion
+    defocus_share: float  # defocus / blurred (1.0 when nothing is blurred)
+    centre_sharp: float  # sharp share of the central third (middle 1/3 x 1/3 box)
+    centre_motion: float  # motion-blurred share of the central third
+    subject_area: float  # largest 8-connected sharp region, as a share of the frame
+    subject_offset: float  # its centroid's distance from the centre (0 centre, 1/3 thirds point, 1 corner); 1 if none
+    subject_centre: float  # share of the central third the subject covers (0 when it is a ring around a soft centre)
+    sharp_offset: float  # same for the centroid of all sharp pixels; 1 if none
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_maps(blur: np.ndarray, kind: np.ndarray | None) -> None:
+    if not isinstance(blur, np.ndarray) or blur.ndim != 2 or blur.size == 0:
+        raise InputError(f"blur map must be a non-empty 2-D array, got {getattr(blur, 'shape', type(blur))}")
+    if kind is not None and (not isinstance(kind, np.ndarray) or kind.shape != blur.shape):
+        raise InputError(f"kind map must have the blur map's shape {blur.shape}, got {getattr(kind, 'shape', kind)}")
+
+
+def to_grid(blur: np.ndarray, kind: np.ndarray | None = None, grid: int = GRID):
+    """Resize ``blur`` (area average) and ``kind`` (nearest) so that the long side is ``grid`` px.
+
+    Maps already at most ``grid`` on the long side are returned as they are (never upsampled).
+    """
+    import cv2
+
+    _check_maps(blur, kind)
+    h, w = blur.shape
+    if max(h, w) <= grid:
+        return blur.astype(np.float32, copy=False), kind
+    s = grid / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    b = cv2.resize(blur.astype(np.float32, copy=False), size, interpolation=cv2.INTER_AREA)
+    k = None if kind is None else cv2.resize(kind.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    return np.clip(b, 0.0, 1.0), k
+
+
+def _offset(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> float:
+    if ys.size == 0:
+        return 1.0
+    # Pixel centres: the centre of an HxW grid is at ((h-1)/2, (w-1)/2).
+    dy = (ys.mean() - (h - 1) / 2) / max((h - 1) / 2, 0.5)
+    dx = (xs.mean() - (w - 1) / 2) / max((w - 1) / 2, 0.5)
+    return float(min(1.0, math.hypot(dx, dy) / math.sqrt(2.0)))
+
+
+def score_maps(blur: np.ndarray, kind: np.ndarray | None, threshold: float = 0.5, grid: int = GRID) -> BlurScores:
+    """Scores of one photo from its blur map and kind map (any resolution; see module doc).
+
+    A pixel is blurred when ``blur >= threshold`` (the detector's decision threshold). A blurred pixel counts as
+    motion when the kind map says 2 and as defocus otherwise (the kind map may call a pixel just above the threshold
+    sharp; defocus is the common kind). Without a kind map all blur counts as defocus.
+    """
+    import cv2
+
+    if not 0.0 < threshold < 1.0:
+        raise InputError(f"blur threshold must be in (0, 1), got {threshold}")
+    b, k = to_grid(blur, kind, grid)
+    h, w = b.shape
+    blurred = b >= threshold
+    sharp = ~blurred
+    motion = blurred & (k == 2) if k is not None else np.zeros_like(blurred)
+    n = float(b.size)
+    blurred_fraction = float(blurred.sum() / n)
+    motion_fraction = float(motion.sum() / n)
+    defocus_fraction = blurred_fraction - motion_fraction
+
+    # Central third: rows/cols [h/3, 2h/3), at least one pixel.
+    y0, y1 = h // 3, max(h // 3 + 1, (2 * h + 2) // 3)
+    x0, x1 = w // 3, max(w // 3 + 1, (2 * w + 2) // 3)
+    centre_sharp = float(sharp[y0:y1, x0:x1].mean())
+    centre_motion = float(motion[y0:y1, x0:x1].mean())
+
+    ys, xs = np.nonzero(sharp)
+    sharp_offset = _offset(ys, xs, h, w)
+    subject_area, subject_offset, subject_centre = 0.0, 1.0, 0.0
+    if ys.size:
+        n_lab, labels, stats, centroids = cv2.connectedComponentsWithStats(sharp.astype(np.uint8), connectivity=8)
+        if n_lab > 1:
+            i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+            subject_area = float(stats[i, cv2.CC_STAT_AREA] / n)
+            cx, cy = centroids[i]
+            subject_offset = _offset(np.array([cy]), np.array([cx]), h, w)
+            subject_centre = float((labels[y0:y1, x0:x1] == i).mean())
+
+    return BlurScores(
+        degree=float(b.mean()),
+        sharp_fraction=1.0 - blurred_fraction,
+        blurred_fraction=blurred_fraction,
+        defocus_fraction=defocus_fraction,
+        motion_fraction=motion_fraction,
+        defocus_share=defocus_fraction / blurred_fraction if blurred_fraction > 0 else 1.0,
+        centre_sharp=centre_sharp,
+        centre_motion=centre_motion,
+        subject_area=subject_area,
+        subject_offset=subject_offset,
+        subject_centre=subject_centre,
+        sharp_offset=sharp_offset,
+    )
+
+
+def verdict(s: BlurScores, rules: RankRules | None = None) -> tuple[Verdict, str]:
+    """The verdict and a short reason, by the ordered rules of :class:`RankRules`."""
+    r = rules or RankRules()
+    if s.blurred_fraction <= r.no_blur_max:
+        return Verdict.NONE, "whole photo sharp"
+    if s.blurred_fraction >= r.frame_blurred_min:
+        return Verdict.BAD, "whole frame blurred"
+    if s.motion_fraction >= r.shake_motion_min:
+        return Verdict.BAD, "camera shake: motion blur over most of the frame"
+    if s.centre_motion >= r.subject_motion_max:
+        return Verdict.BAD, "motion-blurred subject"
+    subject_ok = (
+        s.subject_area >= r.subject_area_min
+        and s.subject_offset <= r.subject_offset_max
+        and s.subject_centre >= r.subject_centre_min
+    )
+    if s.centre_sharp < r.centre_sharp_min and not subject_ok:
+        return Verdict.BAD, "missed focus: centre blurred, sharp only at the periphery"
+    if s.blurred_fraction <= r.ok_blurred_max:
+        return Verdict.OK, "blur only on small regions"
+    if s.defocus_share >= r.good_defocus_share_min and subject_ok:
+        return Verdict.GOOD, "sharp subject on a defocused background"
+    if not subject_ok:
+        return Verdict.BAD, "no sharp subject near the centre"
+    return Verdict.BAD, "mixed defocus and motion blur around the subject"
+
+
+def rank_maps(blur, kind, threshold: float = 0.5, rules: RankRules | None = None, grid: int = GRID):
+    """Convenience: ``(scores, verdict, reason)`` of one photo's maps."""
+    s = score_maps(blur, kind, threshold, grid)
+    v, why = verdict(s, rules)
+    return s, v, why

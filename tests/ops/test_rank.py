@@ -1,0 +1,157 @@
+"""Scores and verdict rules of blurtool.ops.rank on synthetic blur/kind maps built for each level."""
+
+import cv2
+import numpy as np
+import pytest
+
+from blurtool.errors import InputError
+from blurtool.ops.rank import GRID, RankRules, Verdict, rank_maps, score_maps, to_grid, verdict
+
+H, W = 240, 320
+
+
+def maps(blurred: np.ndarray, kind: int = 1, motion: np.ndarray | None = None, noise: float = 0.0, seed: int = 0):
+    """Blur map 0.9 on ``blurred`` and 0.1 elsewhere (plus noise), kind map ``kind`` there (``motion`` -> 2)."""
+    rng = np.random.default_rng(seed)
+    blur = np.where(blurred, 0.9, 0.1).astype(np.float32)
+    if noise:
+        blur = np.clip(blur + rng.normal(0, noise, blur.shape), 0, 1).astype(np.float32)
+    k = np.where(blurred, kind, 0).astype(np.uint8)
+    if motion is not None:
+        k[motion & blurred] = 2
+    return blur, k
+
+
+def ellipse(cx, cy, rx, ry, h=H, w=W):
+    yy, xx = np.mgrid[0:h, 0:w]
+    return ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+
+
+def v(blur, kind, rules=None):
+    return rank_maps(blur, kind, 0.5, rules)[1:]
+
+
+def test_degree_is_mean_of_map_and_fractions_add_up():
+    blurred = np.zeros((H, W), bool)
+    blurred[:, : W // 2] = True
+    motion = np.zeros((H, W), bool)
+    motion[: H // 2] = True
+    blur, kind = maps(blurred, 1, motion)
+    s = score_maps(blur, kind, 0.5)
+    assert s.degree == pytest.approx(0.5 * 0.9 + 0.5 * 0.1, abs=1e-3)
+    assert s.blurred_fraction == pytest.approx(0.5, abs=0.01)
+    assert s.sharp_fraction == pytest.approx(0.5, abs=0.01)
+    assert s.motion_fraction == pytest.approx(0.25, abs=0.01)
+    assert s.defocus_fraction == pytest.approx(0.25, abs=0.01)
+    assert s.defocus_share == pytest.approx(0.5, abs=0.02)
+    # Sharp half is the right half: centroid on the horizontal axis, half-way to the edge -> 0.5 / sqrt(2).
+    assert s.sharp_offset == pytest.approx(0.5 / np.sqrt(2), abs=0.02)
+    assert s.subject_area == pytest.approx(0.5, abs=0.01)
+    assert s.centre_sharp == pytest.approx(0.5, abs=0.05)
+
+
+def test_scores_do_not_depend_on_map_resolution():
+    blurred = ~ellipse(W / 2, H / 2, W / 5, H / 4)
+    blur, kind = maps(blurred, noise=0.05)
+    big = score_maps(blur, kind)
+    small_b = cv2.resize(blur, (W // 2, H // 2), interpolation=cv2.INTER_AREA)
+    small_k = cv2.resize(kind, (W // 2, H // 2), interpolation=cv2.INTER_NEAREST)
+    small = score_maps(small_b, small_k)
+    for name, a in big.to_dict().items():
+        assert a == pytest.approx(small.to_dict()[name], abs=0.02), name
+
+
+def test_to_grid_never_upsamples_and_keeps_aspect():
+    b = np.zeros((50, 60), np.float32)
+    assert to_grid(b)[0].shape == (50, 60)
+    big = np.zeros((1000, 2000), np.float32)
+    assert to_grid(big)[0].shape == (GRID // 2, GRID)
+
+
+def test_no_blur_whole_photo_sharp():
+    blurred = np.zeros((H, W), bool)
+    blurred[:10, :20] = True  # a speck of map noise
+    assert v(*maps(blurred, noise=0.05))[0] is Verdict.NONE
+
+
+def test_good_blur_central_subject_on_defocused_background():
+    subject = ellipse(W / 2, H * 0.55, W / 6, H / 4)
+    verdict_, why = v(*maps(~subject, kind=1))
+    assert verdict_ is Verdict.GOOD, why
+
+
+def test_good_blur_rule_of_thirds_subject():
+    subject = ellipse(W / 3, H / 3, W / 8, H / 5)
+    s = score_maps(*maps(~subject, kind=1))
+    assert s.subject_offset == pytest.approx(1 / 3, abs=0.05)
+    assert verdict(s)[0] is Verdict.GOOD
+
+
+def test_ok_blur_small_corner_region():
+    blurred = np.zeros((H, W), bool)
+    blurred[: H // 3, : W // 3] = True  # 11 % of the frame, a corner
+    verdict_, why = v(*maps(blurred, kind=1))
+    assert verdict_ is Verdict.OK, why
+
+
+def test_bad_blur_whole_frame():
+    verdict_, why = v(*maps(np.ones((H, W), bool), kind=1))
+    assert verdict_ is Verdict.BAD and "whole frame" in why
+
+
+def test_bad_blur_camera_shake():
+    blurred = np.ones((H, W), bool)
+    blurred[-H // 5 :] = False  # a sharp strip (20 %) at the bottom, motion blur over the rest
+    verdict_, why = v(*maps(blurred, kind=2))
+    assert verdict_ is Verdict.BAD and "shake" in why
+
+
+def test_bad_blur_motion_blurred_subject():
+    # Sharp background, a moving subject in the centre (20 % of the frame): not shake, the subject is the problem.
+    subject = ellipse(W / 2, H / 2, W / 5, H / 4)
+    verdict_, why = v(*maps(subject, kind=2))
+    assert verdict_ is Verdict.BAD and "motion-blurred subject" in why
+    # The same region defocused is a soft subject on a sharp background: missed focus, not ok.
+    verdict_, why = v(*maps(ellipse(W / 2, H / 2, W / 4, H / 3), kind=1))
+    assert verdict_ is Verdict.BAD and "missed focus" in why, why
+
+
+def test_bad_blur_missed_focus_sharp_only_at_periphery():
+    # Focus on the background at the left edge, the centre soft.
+    blurred = np.ones((H, W), bool)
+    blurred[:, : W // 5] = False
+    verdict_, why = v(*maps(blurred, kind=1))
+    assert verdict_ is Verdict.BAD and "missed focus" in why
+    # A sharp ring around a soft centre: central centroid but no subject.
+    ring = np.ones((H, W), bool)
+    ring[H // 5 : -H // 5, W // 5 : -W // 5] = False
+    s = score_maps(*maps(~ring, kind=1))
+    assert s.subject_offset < 0.1 and s.subject_centre == 0.0
+    assert verdict(s)[0] is Verdict.BAD
+
+
+def test_rules_are_options_that_change_the_verdict():
+    blurred = np.zeros((H, W), bool)
+    blurred[: H // 3, : W // 3] = True
+    b, k = maps(blurred)
+    assert v(b, k)[0] is Verdict.OK
+    assert v(b, k, RankRules(no_blur_max=0.2))[0] is Verdict.NONE
+
+
+def test_verdict_order_is_worst_first():
+    assert [x.rank for x in (Verdict.BAD, Verdict.OK, Verdict.GOOD, Verdict.NONE)] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("bad", [np.zeros((0, 3), np.float32), np.zeros((3, 3, 3), np.float32), [[0.1]]])
+def test_bad_maps_raise_input_error(bad):
+    with pytest.raises(InputError):
+        score_maps(bad, None)
+
+
+def test_bad_rules_and_threshold_raise_input_error():
+    with pytest.raises(InputError):
+        RankRules(no_blur_max=1.5)
+    with pytest.raises(InputError):
+        score_maps(np.zeros((4, 4), np.float32), None, threshold=1.0)
+    with pytest.raises(InputError):
+        score_maps(np.zeros((4, 4), np.float32), np.zeros((3, 4), np.uint8))
