@@ -1,0 +1,372 @@
+"""Sort photos into sub-folders safely: never overwrite, log every step, undo from the log.
+
+Safety model (what a Ctrl-C or a crash can leave, and how undo copes):
+
+* A destination name is *claimed* with ``os.link(src, dst)`` (or ``os.link(tmp, dst)`` for a copy), which fails if
+  ``dst`` exists: two photos never overwrite each other, even if another program creates files meanwhile. A clash
+  gets the next free suffix (``name-1.jpg``, ``name-2.jpg``...). A move is then completed by unlinking the source, so
+  at every instant the photo exists under at least one name (a hard-link "rename" that cannot overwrite; Python has
+  no ``renameat2(RENAME_NOREPLACE)``).
+* Cross-device moves (``EXDEV``) copy to a hidden temporary file in the destination folder, claim the name from it,
+  then delete the source. File systems without hard links fall back to "check, then ``os.rename``".
+* Every operation is written to a JSON-lines log *before* (``begin``) and *after* (``done``) it runs, flushed each
+  time. SIGINT is deferred while one operation runs, so Ctrl-C stops between photos; a hard kill leaves at most one
+  ``begin`` without ``done``, and undo handles each of its possible states.
+* ``undo(log)`` walks the log backwards, puts moved photos back and deletes copies that are unchanged, never
+  overwriting anything that reappeared at the origin (it reports those and leaves both files), and appends
+  ``undone`` records so a second undo does nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from blurtool.errors import InputError, OutputError
+
+LOG_VERSION = 1
+_NO_LINK = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One planned move/copy: ``src`` goes to ``dst`` (already made unique against the disk and the plan)."""
+
+    src: Path
+    dst: Path
+    group: str
+
+
+@dataclass
+class SortReport:
+    done: list[Transfer] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    interrupted: bool = False
+
+
+@dataclass
+class UndoReport:
+    restored: list[Path] = field(default_factory=list)  # moves put back / copies deleted
+    refused: list[tuple[Path, str]] = field(default_factory=list)  # left alone, with the reason
+    already: int = 0  # entries undone by an earlier undo
+
+
+def candidate_names(dst: Path) -> Iterator[Path]:
+    """``dst``, then ``stem-1.ext``, ``stem-2.ext``, ... (the suffix a name clash gets)."""
+    yield dst
+    i = 1
+    while True:
+        yield dst.with_name(f"{dst.stem}-{i}{dst.suffix}")
+        i += 1
+
+
+def plan_sort(items: Iterable[tuple[Path | str, str]], dest: Path | str) -> list[Transfer]:
+    """Plan ``src -> dest/group/name`` for each ``(src, group)``; names clashing on disk or in the plan get a suffix.
+
+    Refuses a destination inside which a source lies in a group folder of the same name (sorting twice into the same
+    place would move a photo onto itself).
+    """
+    dest = Path(dest).absolute()
+    taken: set[Path] = set()
+    plan = []
+    for src, group in items:
+        src = Path(src).absolute()
+        if not group or "/" in group or "\\" in group or group in (".", ".."):
+            raise InputError(f"invalid group folder name {group!r} for {src}")
+        if src.parent == dest / group:
+            continue  # already sorted there: nothing to do
+        for cand in candidate_names(dest / group / src.name):
+            if cand not in taken and not os.path.lexists(cand):
+                break
+        taken.add(cand)
+        plan.append(Transfer(src, cand, group))
+    return plan
+
+
+class _DeferSigint:
+    """Hold SIGINT while one file operation runs, re-raise KeyboardInterrupt after it (main thread only)."""
+
+    def __init__(self):
+        self.pending = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        self.pending = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        if self.pending and exc[0] is None:
+            raise KeyboardInterrupt
+        return False
+
+
+class _Log:
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.f = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.f = open(path, "a", encoding="utf-8")  # append: several runs may share one log
+
+    def write(self, **rec):
+        if self.f is None:
+            return
+        rec = {"v": LOG_VERSION, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **rec}
+        self.f.write(json.dumps(rec) + "\n")
+        self.f.flush()
+        os.fsync(self.f.fileno())  # so the log on disk is never behind the files it describes
+
+    def close(self):
+        if self.f is not None:
+            self.f.close()
+
+
+def _tmp_name(dst: Path) -> Path:
+    return dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.blurtool-tmp")
+
+
+def _link_no_replace(src: Path, dst: Path) -> bool:
+    """Create ``dst`` as a new name of ``src``; FileExistsError if it exists. False if links are unsupported."""
+    try:
+        os.link(src, dst, follow_symlinks=False)
+        return True
+    except FileExistsError:
+        raise
+    except OSError as e:
+        if e.errno == errno.EXDEV or e.errno in _NO_LINK:
+            return False
+        raise
+
+
+def _rename_no_replace(src: Path, dst: Path) -> None:
+    # Fallback for file systems without hard links: a small check-then-rename race remains, documented above.
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, "exists", str(dst))
+    os.rename(src, dst)
+
+
+def _move_one(src: Path, dst: Path, log: _Log, op_id: str) -> None:
+    if _link_no_replace(src, dst):
+        os.unlink(src)
+        return
+    if os.stat(src).st_dev == os.stat(dst.parent).st_dev:
+        _rename_no_replace(src, dst)
+        return
+    tmp = _tmp_name(dst)
+    log.write(op="tmp", id=op_id, tmp=str(tmp))
+    shutil.copy2(src, tmp)
+    try:
+        if not _link_no_replace(tmp, dst):
+            _rename_no_replace(tmp, dst)
+    finally:
+        if tmp.exists():
+            os.unlink(tmp)
+    os.unlink(src)
+
+
+def _copy_one(src: Path, dst: Path, log: _Log, op_id: str) -> None:
+    tmp = _tmp_name(dst)
+    log.write(op="tmp", id=op_id, tmp=str(tmp))
+    shutil.copy2(src, tmp)
+    try:
+        if not _link_no_replace(tmp, dst):
+            _rename_no_replace(tmp, dst)
+    finally:
+        if tmp.exists():
+            os.unlink(tmp)
+
+
+def execute_sort(
+    plan: list[Transfer],
+    mode: str,
+    log_path: Path | str | None,
+    dry_run: bool = False,
+    on_done=None,
+) -> SortReport:
+    """Carry out a plan (``mode`` "move" or "copy"), logging each step to ``log_path`` (JSON lines).
+
+    ``dry_run`` touches nothing (no folder, no log) and reports the plan as done. A destination that appeared since
+    planning gets the next free suffix. A source that fails (vanished, unreadable) is reported and skipped. Ctrl-C
+    stops after the current photo with ``report.interrupted`` set; the log is complete up to there.
+    """
+    if mode not in ("move", "copy"):
+        raise InputError(f"mode must be 'move' or 'copy', got {mode!r}")
+    report = SortReport()
+    if dry_run:
+        report.done = list(plan)
+        return report
+    if log_path is None:
+        raise OutputError("a log file is needed to move or copy photos (it is what makes undo possible)")
+    log = _Log(Path(log_path).absolute())
+    made_dirs: set[Path] = set()
+    try:
+        for t in plan:
+            try:
+                with _DeferSigint():
+                    final = _do_one(t, mode, log, made_dirs)
+                    report.done.append(final)
+                if on_done is not None:
+                    on_done(final)
+            except KeyboardInterrupt:
+                report.interrupted = True
+                break
+            except OSError as e:
+                report.failed.append((t.src, e.strerror or str(e)))
+    finally:
+        log.close()
+    return report
+
+
+def _do_one(t: Transfer, mode: str, log: _Log, made_dirs: set[Path]) -> Transfer:
+    folder = t.dst.parent
+    if folder not in made_dirs:
+        missing = [d for d in (folder, *folder.parents) if not d.exists()]
+        for d in reversed(missing):  # outermost first, each logged so undo can remove it once empty
+            log.write(op="mkdir", path=str(d))
+            d.mkdir(exist_ok=True)
+        made_dirs.add(folder)
+    st = os.stat(t.src)
+    for cand in candidate_names(t.dst):
+        op_id = uuid.uuid4().hex
+        log.write(op=mode, state="begin", id=op_id, src=str(t.src), dst=str(cand), size=st.st_size,
+                  mtime_ns=st.st_mtime_ns)
+        try:
+            (_move_one if mode == "move" else _copy_one)(t.src, cand, log, op_id)
+        except FileExistsError:
+            log.write(op=mode, state="clash", id=op_id)
+            continue
+        log.write(op=mode, state="done", id=op_id)
+        return Transfer(t.src, cand, t.group)
+    raise AssertionError("unreachable")  # candidate_names is infinite
+
+
+def _read_log(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise InputError(f"{path}: no such log file")
+    recs = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                # A hard kill can cut the last line; anything else means this is not our log.
+                if n == 1 or f.readline():
+                    raise InputError(f"{path}:{n}: not a blurtool rank log line") from None
+                break
+            if not isinstance(rec, dict) or "op" not in rec:
+                raise InputError(f"{path}:{n}: not a blurtool rank log line")
+            recs.append(rec)
+    return recs
+
+
+def _same_content(a: Path, size: int, mtime_ns: int) -> bool:
+    try:
+        st = os.stat(a)
+    except FileNotFoundError:
+        return False
+    return st.st_size == size and st.st_mtime_ns == mtime_ns
+
+
+def undo(log_path: Path | str, dry_run: bool = False) -> UndoReport:
+    """Undo every move/copy of a log, newest first (see module doc). Appends ``undone`` records to the log."""
+    path = Path(log_path).absolute()
+    recs = _read_log(path)
+    ops: dict[str, dict] = {}
+    order: list[str] = []
+    tmps: dict[str, list[str]] = {}
+    dirs: list[str] = []
+    for r in recs:
+        if r["op"] in ("move", "copy"):
+            if r.get("state") == "begin":
+                ops[r["id"]] = dict(r)
+                order.append(r["id"])
+            elif r["id"] in ops:
+                ops[r["id"]]["state"] = r["state"]
+        elif r["op"] == "tmp":
+            tmps.setdefault(r["id"], []).append(r["tmp"])
+        elif r["op"] == "undone" and r.get("id") in ops:
+            ops[r["id"]]["undone"] = True
+        elif r["op"] == "mkdir":
+            dirs.append(r["path"])
+    report = UndoReport()
+    log = _Log(None if dry_run else path)
+    try:
+        for op_id in reversed(order):
+            o = ops[op_id]
+            if o.get("undone"):
+                report.already += 1
+                continue
+            if o["state"] == "clash":
+                continue
+            with _DeferSigint():
+                for tmp in tmps.get(op_id, []):
+                    # A temporary copy left by an interrupted cross-device move/copy is ours to delete.
+                    if os.path.lexists(tmp) and not dry_run:
+                        os.unlink(tmp)
+                outcome = _undo_one(o, dry_run)
+                if outcome is None:
+                    report.restored.append(Path(o["dst"]))
+                    log.write(op="undone", id=op_id)
+                elif outcome:
+                    report.refused.append((Path(o["dst"]), outcome))
+                else:
+                    log.write(op="undone", id=op_id)  # nothing had happened: mark it so
+        if not dry_run:
+            for d in reversed(dirs):
+                with contextlib.suppress(FileNotFoundError, OSError):
+                    os.rmdir(d)  # only if empty: folders we created and that hold nothing else
+    finally:
+        log.close()
+    return report
+
+
+def _undo_one(o: dict, dry_run: bool) -> str | None | bool:
+    """None: restored. False: there was nothing to undo. str: refused, with the reason."""
+    src, dst = Path(o["src"]), Path(o["dst"])
+    if not os.path.lexists(dst):
+        if o["state"] == "done":
+            return "no longer at its destination"
+        return False  # interrupted before the destination name was claimed
+    if o["op"] == "copy":
+        if not _same_content(dst, o["size"], o["mtime_ns"]):
+            return "the copy was modified since; left in place"
+        if not dry_run:
+            os.unlink(dst)
+        return None
+    # move
+    if os.path.lexists(src):
+        if os.path.samefile(src, dst):
+            # Interrupted between link and unlink: both names are the same file; drop the new one.
+            if not dry_run:
+                os.unlink(dst)
+            return None
+        return f"{src} exists again at the origin; not overwritten"
+    if dry_run:
+        return None
+    try:
+        _move_one(dst, src, _Log(None), "")
+    except FileExistsError:
+        return f"{src} exists again at the origin; not overwritten"
+    except FileNotFoundError:
+        src.parent.mkdir(parents=True, exist_ok=True)
+        _move_one(dst, src, _Log(None), "")
+    return None

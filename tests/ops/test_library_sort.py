@@ -1,0 +1,147 @@
+"""Safety of move/copy/undo: clash suffixes, dry-run touches nothing, undo restores and never overwrites."""
+
+import json
+import os
+
+import pytest
+
+from blurtool.errors import InputError
+from blurtool.ops.library_sort import candidate_names, execute_sort, plan_sort, undo
+
+
+def snapshot(root):
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture
+def lib(tmp_path):
+    src = tmp_path / "photos"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.jpg").write_bytes(b"A")
+    (src / "b.jpg").write_bytes(b"B")
+    (src / "sub" / "a.jpg").write_bytes(b"A2")  # same name as photos/a.jpg
+    return tmp_path
+
+
+def test_candidate_names():
+    from pathlib import Path
+
+    it = candidate_names(Path("d/x.jpg"))
+    assert [next(it).name for _ in range(3)] == ["x.jpg", "x-1.jpg", "x-2.jpg"]
+
+
+def test_plan_suffixes_clashes_in_plan_and_on_disk(lib):
+    out = lib / "out"
+    (out / "bad-blur").mkdir(parents=True)
+    (out / "bad-blur" / "a.jpg").write_bytes(b"existing")
+    p = lib / "photos"
+    plan = plan_sort([(p / "a.jpg", "bad-blur"), (p / "sub" / "a.jpg", "bad-blur"), (p / "b.jpg", "ok")], out)
+    assert [t.dst.relative_to(out).as_posix() for t in plan] == ["bad-blur/a-1.jpg", "bad-blur/a-2.jpg", "ok/b.jpg"]
+
+
+def test_dry_run_changes_nothing(lib):
+    before = snapshot(lib)
+    p = lib / "photos"
+    plan = plan_sort([(p / "a.jpg", "bad-blur"), (p / "b.jpg", "no-blur")], lib / "out")
+    rep = execute_sort(plan, "move", lib / "log.jsonl", dry_run=True)
+    assert len(rep.done) == 2
+    assert snapshot(lib) == before
+    assert not (lib / "out").exists() and not (lib / "log.jsonl").exists()
+
+
+@pytest.mark.parametrize("mode", ["move", "copy"])
+def test_sort_then_undo_restores_exactly(lib, mode):
+    before = snapshot(lib)
+    p = lib / "photos"
+    out = lib / "out"
+    log = lib / "log.jsonl"
+    plan = plan_sort([(p / "a.jpg", "bad"), (p / "sub" / "a.jpg", "bad"), (p / "b.jpg", "good")], out)
+    rep = execute_sort(plan, mode, log)
+    assert not rep.failed and not rep.interrupted
+    assert (out / "bad" / "a.jpg").read_bytes() == b"A"
+    assert (out / "bad" / "a-1.jpg").read_bytes() == b"A2"
+    assert (out / "good" / "b.jpg").read_bytes() == b"B"
+    assert (p / "a.jpg").exists() == (mode == "copy")
+    # Every operation logged before and after.
+    states = [json.loads(line).get("state") for line in log.read_text().splitlines()]
+    assert states.count("begin") == 3 and states.count("done") == 3
+    u = undo(log)
+    assert len(u.restored) == 3 and not u.refused
+    assert not out.exists()  # folders we created are removed once empty
+    after = snapshot(lib)
+    after.pop("log.jsonl")
+    assert after == before
+    # A second undo does nothing.
+    assert undo(log).already == 3
+
+
+def test_clash_appearing_after_planning_gets_a_suffix(lib):
+    p = lib / "photos"
+    out = lib / "out"
+    plan = plan_sort([(p / "a.jpg", "bad")], out)
+    (out / "bad").mkdir(parents=True)
+    (out / "bad" / "a.jpg").write_bytes(b"newcomer")
+    rep = execute_sort(plan, "move", lib / "log.jsonl")
+    assert rep.done[0].dst.name == "a-1.jpg"
+    assert (out / "bad" / "a.jpg").read_bytes() == b"newcomer"
+    assert (out / "bad" / "a-1.jpg").read_bytes() == b"A"
+    undo(lib / "log.jsonl")
+    assert (p / "a.jpg").read_bytes() == b"A" and (out / "bad" / "a.jpg").read_bytes() == b"newcomer"
+
+
+def test_undo_refuses_to_overwrite_a_file_that_reappeared(lib):
+    p = lib / "photos"
+    log = lib / "log.jsonl"
+    execute_sort(plan_sort([(p / "a.jpg", "bad"), (p / "b.jpg", "bad")], lib / "out"), "move", log)
+    (p / "a.jpg").write_bytes(b"new photo at the origin")
+    u = undo(log)
+    assert [x[0].name for x in u.refused] == ["a.jpg"]
+    assert (p / "a.jpg").read_bytes() == b"new photo at the origin"
+    assert (lib / "out" / "bad" / "a.jpg").read_bytes() == b"A"  # both kept
+    assert (p / "b.jpg").read_bytes() == b"B"
+
+
+def test_undo_keeps_a_modified_copy(lib):
+    p = lib / "photos"
+    log = lib / "log.jsonl"
+    execute_sort(plan_sort([(p / "a.jpg", "bad")], lib / "out"), "copy", log)
+    (lib / "out" / "bad" / "a.jpg").write_bytes(b"edited copy")
+    u = undo(log)
+    assert u.refused and (lib / "out" / "bad" / "a.jpg").exists()
+
+
+def test_undo_of_move_interrupted_between_link_and_unlink(lib):
+    # Simulate a hard kill after the destination name was claimed but before the source was unlinked.
+    p = lib / "photos"
+    out = lib / "out" / "bad"
+    out.mkdir(parents=True)
+    os.link(p / "a.jpg", out / "a.jpg")
+    log = lib / "log.jsonl"
+    rec = {"v": 1, "op": "move", "state": "begin", "id": "x", "src": str(p / "a.jpg"), "dst": str(out / "a.jpg"),
+           "size": 1, "mtime_ns": 0}
+    log.write_text(json.dumps(rec) + "\n" + '{"v": 1, "op": "mo')  # last line cut by the kill
+    u = undo(log)
+    assert len(u.restored) == 1
+    assert (p / "a.jpg").read_bytes() == b"A" and not (out / "a.jpg").exists()
+
+
+def test_missing_source_is_reported_and_others_go_on(lib):
+    p = lib / "photos"
+    plan = plan_sort([(p / "gone.jpg", "bad"), (p / "b.jpg", "bad")], lib / "out")
+    rep = execute_sort(plan, "move", lib / "log.jsonl")
+    assert [f[0].name for f in rep.failed] == ["gone.jpg"]
+    assert [t.src.name for t in rep.done] == ["b.jpg"]
+
+
+def test_bad_inputs(lib):
+    with pytest.raises(InputError):
+        undo(lib / "nope.jsonl")
+    (lib / "junk.jsonl").write_text("hello\nworld\n")
+    with pytest.raises(InputError):
+        undo(lib / "junk.jsonl")
+    with pytest.raises(InputError):
+        plan_sort([(lib / "photos" / "a.jpg", "../x")], lib / "out")
+    with pytest.raises(InputError):
+        execute_sort([], "delete", lib / "log.jsonl")
