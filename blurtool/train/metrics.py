@@ -15,9 +15,10 @@ Public API (used by ``blurtool.train.loop`` for validation and by ``blurtool.eva
     kind_from_name(stem) -> 1 | 2 | None ;  gt_kind_map(gt_mask, kind) -> uint8 HxW
         CUHK convention: blurred pixels of ``motion*`` take 2, of ``out_of_focus*`` take 1.
     level_histograms(blur, gt_mask) -> (pos_hist, neg_hist)
-        256-bin histograms of the quantised blur map (level = round(255 * blur)) over blurred / sharp gt pixels.
+        256-bin histograms of the quantised map (level = round(255 * blur)) over blurred / sharp gt pixels.
     pr_curve(pos_hist, neg_hist) -> dict(levels, thresholds, precision, recall)
-    average_precision(pos_hist, neg_hist) -> float | None ;  max_f(pos_hist, neg_hist, beta2) -> (f, threshold)
+    average_precision(pos_hist, neg_hist) -> float | None
+    max_f(pos_hist, neg_hist, beta2) -> (f, threshold)
     pr_curve_of(records) -> dict  (pr_curve of summed histograms + ap and ODS points, for plotting)
     best_level(records, criterion="accuracy") -> int in 1..255  (single best threshold level for a set)
     image_record(blur, gt_mask, threshold=0.5, pred_kind=None, gt_kind=None, name="", group=None) -> dict
@@ -32,8 +33,8 @@ Conventions for empty classes (documented here once, tested in tests/train/test_
     * recall    = 1 when nothing is blurred in the ground truth (nothing can be missed);
     * F = 0 when precision + recall = 0;
     * IoU of a class = 1 when that class is absent from both prediction and ground truth.
-  So an image with no blur at all, predicted with no blur, scores 1 everywhere; predicting some blur there gives
-  precision 0, F 0. A three-class mIoU averages only the classes present in the prediction or the ground truth.
+  So an image with no blur at all, predicted with no blur, scores 1 everywhere; predicting some blur there
+  gives precision 0, F 0. A three-class mIoU averages only the classes present in prediction or ground truth.
   Pixel-level AP / max F over a set with no blurred pixel at all are undefined and reported as None.
 
 Per-image metrics are averaged over images ("per image then averaged"); ``accuracy_var`` is the population
@@ -169,7 +170,7 @@ def gt_kind_map(gt_mask, kind: int) -> np.ndarray:
 
 
 def kind_confusion(pred_kind, gt_kind) -> np.ndarray:
-    """3 x 3 pixel counts, rows = ground-truth class, columns = predicted class (0 sharp, 1 defocus, 2 motion)."""
+    """3 x 3 pixel counts, rows = ground truth, columns = prediction (0 sharp, 1 defocus, 2 motion)."""
     p = np.asarray(pred_kind)
     g = np.asarray(gt_kind)
     if p.ndim != 2:
@@ -192,7 +193,7 @@ def kind_metrics_from_confusion(cm) -> dict:
         "kind_accuracy": float(inter.sum() / total) if total > 0 else 1.0,
         "kind_miou": float(iou[present].mean()) if present.any() else 1.0,
     }
-    for name, v in zip(KIND_NAMES, iou):
+    for name, v in zip(KIND_NAMES, iou, strict=True):
         out[f"kind_iou_{name}"] = float(v)
     return out
 
@@ -245,7 +246,7 @@ def pr_curve(pos_hist, neg_hist) -> dict:
 
 
 def average_precision(pos_hist, neg_hist) -> float | None:
-    """Step-wise area under the PR curve, AP = sum_k (R_k - R_{k+1}) * P_k over thresholds in decreasing order,
+    """Step-wise area under the PR curve, AP = sum_k (R_k - R_{k+1}) * P_k over thresholds (decreasing),
     as sklearn.metrics.average_precision_score computes it on the 8-bit-quantised scores (hand-written here to
     avoid a scikit-learn dependency). None when there is no blurred pixel (recall undefined)."""
     if np.asarray(pos_hist).sum() == 0:
@@ -257,7 +258,7 @@ def average_precision(pos_hist, neg_hist) -> float | None:
 
 
 def max_f(pos_hist, neg_hist, beta2: float = BETA2) -> tuple[float | None, float | None]:
-    """(best F over the 256 threshold levels, its threshold in [0, 1]); (None, None) without blurred pixels."""
+    """(best F over the 256 threshold levels, its threshold in [0, 1]); (None, None) if nothing is blurred."""
     if np.asarray(pos_hist).sum() == 0:
         return None, None
     c = pr_curve(pos_hist, neg_hist)
@@ -267,10 +268,17 @@ def max_f(pos_hist, neg_hist, beta2: float = BETA2) -> tuple[float | None, float
 
 
 # ----------------------------------------------------------------------------------------------- records
-def image_record(blur, gt_mask, threshold: float = 0.5, pred_kind=None, gt_kind=None, name: str = "",
-                 group: str | None = None) -> dict:
-    """All later summaries need from one image: counts at ``threshold`` (blurred iff blur >= threshold), soft MAE,
-    256-bin level histograms and, when both kind maps are given, the 3 x 3 kind confusion."""
+def image_record(
+    blur,
+    gt_mask,
+    threshold: float = 0.5,
+    pred_kind=None,
+    gt_kind=None,
+    name: str = "",
+    group: str | None = None,
+) -> dict:
+    """All later summaries need from one image: counts at ``threshold`` (blurred iff blur >= threshold),
+    soft MAE, 256-bin level histograms and, when both kind maps are given, the 3 x 3 kind confusion."""
     b = _as_map(blur, "blur")
     gt = _as_mask(gt_mask, "gt_mask")
     _same_shape(b, gt, f"{name or 'image'}: blur map vs ground truth")
@@ -280,7 +288,10 @@ def image_record(blur, gt_mask, threshold: float = 0.5, pred_kind=None, gt_kind=
         "name": name,
         "group": group,
         "threshold": float(threshold),
-        "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
         "mae": soft_mae(b, gt),
         "pos_hist": pos,
         "neg_hist": neg,
@@ -292,13 +303,15 @@ def image_record(blur, gt_mask, threshold: float = 0.5, pred_kind=None, gt_kind=
 
 
 class MetricAccumulator:
-    """Streaming evaluation: ``add`` one image at a time, ``summary()`` at the end. Memory: O(images x 512)."""
+    """Streaming evaluation: ``add`` one image at a time, ``summary()`` at the end. Memory O(images x 512)."""
 
     def __init__(self, threshold: float = 0.5):
         self.threshold = float(threshold)
         self.records: list[dict] = []
 
-    def add(self, blur, gt_mask, pred_kind=None, gt_kind=None, name: str = "", group: str | None = None) -> dict:
+    def add(
+        self, blur, gt_mask, pred_kind=None, gt_kind=None, name: str = "", group: str | None = None
+    ) -> dict:
         rec = image_record(blur, gt_mask, self.threshold, pred_kind, gt_kind, name, group)
         self.records.append(rec)
         return rec
@@ -336,10 +349,11 @@ def summarise(records, level: int | None = None, criterion: str = "accuracy", be
     """Aggregate image records into one flat dict (JSON-ready: floats, ints, None; no NaN).
 
     Keys: images; per-image means of accuracy, precision, recall, f1, fbeta, iou_blur, iou_sharp, miou, mae;
-    accuracy_var; pixel-level ap, ods_f1 / ods_f1_threshold, ods_fbeta / ods_fbeta_threshold; the per-image means
+    accuracy_var; pixel-level ap, ods_f1 / ods_f1_threshold, ods_fbeta / ods_fbeta_threshold; per-image means
     at the single best level (``level`` if given, e.g. the level chosen on the whole set, else chosen here by
-    ``criterion``) as best_<metric> plus best_threshold (= level / 255) and best_criterion; when kind maps were
-    given, kind_images, per-image means kind_accuracy and kind_miou, and kind_confusion (3 x 3, rows = truth)."""
+    ``criterion``) as best_<metric> plus best_threshold (= level / 255) and best_criterion; when kind maps
+    were given, kind_images, per-image means kind_accuracy and kind_miou, and kind_confusion (3 x 3 counts,
+    rows = truth)."""
     records = list(records)
     if not records:
         raise ValueError("summarise: no image records")

@@ -40,7 +40,7 @@ def test_binary_metrics_second_example_and_uint8_masks():
     [
         # both empty: nothing to find, nothing found -> a perfect score
         ([[0, 0]], [[0, 0]], dict(precision=1, recall=1, f1=1, fbeta=1, iou_blur=1, iou_sharp=1, miou=1)),
-        # no blur in the truth but some predicted: a false alarm -> precision 0, recall 1 (nothing missed), F 0
+        # no blur in the truth, some predicted: a false alarm -> precision 0, recall 1 (nothing missed), F 0
         ([[1, 0]], [[0, 0]], dict(precision=0, recall=1, f1=0, iou_blur=0, iou_sharp=0.5, accuracy=0.5)),
         # blur in the truth, none predicted: recall 0, precision 1 (no false alarm), F 0
         ([[0, 0]], [[1, 0]], dict(precision=1, recall=0, f1=0, fbeta=0, iou_blur=0, iou_sharp=0.5)),
@@ -150,7 +150,9 @@ def test_best_level_matches_brute_force():
         blur = np.clip(0.3 * gt + 0.7 * rng.random(gt.shape), 0, 1).astype(np.float32)
         recs.append((blur, gt, M.image_record(blur, gt, name=str(i))))
     level = M.best_level([r for _, _, r in recs], "f1")
-    brute = [np.mean([M.binary_metrics(M.quantise(b) >= k, g)["f1"] for b, g, _ in recs]) for k in range(1, 256)]
+    brute = [
+        np.mean([M.binary_metrics(M.quantise(b) >= k, g)["f1"] for b, g, _ in recs]) for k in range(1, 256)
+    ]
     assert np.max(brute) == pytest.approx(brute[level - 1])
     s = M.summarise([r for _, _, r in recs], criterion="f1")
     assert s["best_level"] == level and s["best_f1"] == pytest.approx(np.max(brute))

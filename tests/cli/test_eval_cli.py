@@ -1,0 +1,104 @@
+"""`blurtool eval` through Typer's CliRunner, with a fake detector in place of the network."""
+
+import json
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import blurtool.cli.eval as eval_cli
+from blurtool.cli import app
+
+runner = CliRunner()
+
+
+@dataclass
+class _Result:
+    blur: np.ndarray
+    kind: np.ndarray
+    threshold: float
+    probs: None = None
+
+
+class _Detector:
+    """Blur map = red channel of the photo; blurred pixels are called motion."""
+
+    def __init__(self, threshold):
+        self.threshold = 0.5 if threshold is None else threshold
+
+    def predict(self, image):
+        blur = image[..., 0].astype(np.float32)
+        return _Result(blur, np.where(blur >= self.threshold, 2, 0).astype(np.uint8), self.threshold)
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch):
+    """motion0001 (left half blurred, found exactly), out_of_focus0001 (top row blurred, half of it found)."""
+    root = tmp_path / "cuhk"
+    (root / "images").mkdir(parents=True)
+    (root / "gt").mkdir()
+    for stem, gt, found in [
+        ("motion0001", np.s_[:, :2], np.s_[:, :2]),
+        ("out_of_focus0001", np.s_[0, :], np.s_[0, :2]),
+    ]:
+        g = np.zeros((4, 4), np.uint8)
+        g[gt] = 255
+        red = np.full((4, 4), 20, np.uint8)
+        red[found] = 230
+        cv2.imwrite(str(root / "images" / f"{stem}.png"), np.stack([np.zeros_like(red)] * 2 + [red], -1))
+        cv2.imwrite(str(root / "gt" / f"{stem}.png"), g)
+    card = {"threshold": 0.5, "training": {"val_stems": ["out_of_focus0001"]}}
+    monkeypatch.setattr(eval_cli, "_load_detector", lambda w, d, t, s: (_Detector(t), card))
+    return root
+
+
+def test_table_output(data):
+    r = runner.invoke(app, ["eval", str(data)])
+    assert r.exit_code == 0, r.output
+    for word in ("accuracy", "motion", "defocus", "kind accuracy", "0.9375"):  # (1 + 14/16) / 2 = 0.9375
+        assert word in r.stdout
+
+
+def test_json_split_val_and_pr_curve(data, tmp_path):
+    png = tmp_path / "pr.png"
+    r = runner.invoke(app, ["eval", str(data), "--json", "--split", "val", "--pr-curve", str(png)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["split"] == "val" and d["all"]["images"] == 1
+    assert d["all"]["accuracy"] == pytest.approx(14 / 16)
+    assert set(d) >= {"all", "defocus"} and "motion" not in d
+    assert [i["name"] for i in d["images"]] == ["out_of_focus0001"]
+    assert cv2.imread(str(png)) is not None
+
+
+def test_threshold_and_list(data, tmp_path):
+    lst = tmp_path / "stems.txt"
+    lst.write_text("motion0001\n")
+    r = runner.invoke(app, ["eval", str(data), "--json", "--list", str(lst), "--threshold", "0.95"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["threshold"] == 0.95 and d["all"]["recall"] == 0.0 and d["all"]["images"] == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{root}/nowhere"], "folder not found"),
+        (["{root}/images"], "no images/ folder"),
+        (["{root}", "--list", "{root}/missing.txt"], "list file not found"),
+        (["{root}", "--list", "{root}/gt/motion0001.png", "--split", "val"], "either --list or --split val"),
+    ],
+)
+def test_bad_input_is_one_red_line(data, args, message):
+    r = runner.invoke(app, ["eval", *(a.format(root=data) for a in args)])
+    assert r.exit_code == 1
+    assert message in r.stderr
+    assert "Traceback" not in r.output and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_card_without_validation_stems(data, monkeypatch):
+    monkeypatch.setattr(eval_cli, "_load_detector", lambda w, d, t, s: (_Detector(t), {"threshold": 0.5}))
+    r = runner.invoke(app, ["eval", str(data), "--split", "val"])
+    assert r.exit_code == 1 and "val_stems" in r.stderr
