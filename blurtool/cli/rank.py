@@ -1,0 +1,420 @@
+"""`blurtool rank`: rank and sort a photo library by blur, telling wanted bokeh from a bad photo."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from blurtool.cli._batch import DeviceOpt, JsonOpt, ThresholdOpt, WeightsOpt, WorkingSizeOpt
+from blurtool.errors import InputError, OutputError
+from blurtool.ops.rank import RankRules
+
+_R = RankRules()
+_RULES = "Verdict rules"
+_SORT = "Sorting into folders"
+_OUT = "Output"
+
+
+class By(str, Enum):
+    degree = "degree"
+    sharp = "sharp"
+    verdict = "verdict"
+
+
+def _rule(name: str, help_: str):
+    return Annotated[
+        float, typer.Option(f"--{name.replace('_', '-')}", min=0.0, max=1.0, help=help_, rich_help_panel=_RULES)
+    ]
+
+
+NoBlurMaxOpt = _rule("no_blur_max", "no-blur when at most this share of the frame is blurred.")
+FrameBlurredMinOpt = _rule("frame_blurred_min", "bad-blur (whole frame) from this blurred share.")
+ShakeMotionMinOpt = _rule("shake_motion_min", "bad-blur (camera shake) from this motion-blurred share.")
+SubjectMotionMaxOpt = _rule(
+    "subject_motion_max", "bad-blur (moving subject) from this motion share of the central third."
+)
+CentreSharpMinOpt = _rule(
+    "centre_sharp_min", "bad-blur (missed focus) when the central third is less sharp than this and no subject."
+)
+SubjectAreaMinOpt = _rule("subject_area_min", "A subject (largest sharp region) covers at least this.")
+SubjectOffsetMaxOpt = _rule(
+    "subject_offset_max", "...with its centroid at most this far from the centre (corner = 1)."
+)
+SubjectCentreMinOpt = _rule("subject_centre_min", "...and covering at least this of the central third.")
+OkBlurredMaxOpt = _rule("ok_blurred_max", "ok-blur when at most this share is blurred (centre sharp).")
+GoodDefocusShareMinOpt = _rule(
+    "good_defocus_share_min", "good-blur needs at least this share of the blur to be defocus."
+)
+
+
+def _load_detector(weights, device, threshold, working_size):
+    """The network (a seam for tests, which put a fake detector here)."""
+    from blurtool.inference import BlurDetector
+
+    return BlurDetector.from_weights(weights, device=device, threshold=threshold, working_size=working_size)
+
+
+def expand_inputs(inputs, recursive: bool = True, exclude_dirs=()):
+    """Photos named by files, folders and globs -> (paths, [(argument, reason)] for arguments that give nothing).
+
+    Folders are searched recursively by default (a library is usually nested by date or event); with
+    ``--no-recursive`` only their top level. blurtool's own outputs (``x.blur.png``...) and anything under
+    ``exclude_dirs`` (the --move/--copy destination, so that sorted photos are not ranked again) are left out.
+    """
+    import glob
+
+    from blurtool.cli._batch import OUTPUT_TAGS
+    from blurtool.io import BadInput, iter_images
+
+    excl = [Path(d).resolve() for d in exclude_dirs]
+
+    def exclude(p: Path) -> bool:
+        s = p.suffixes
+        if len(s) >= 2 and s[-2][1:].lower() in OUTPUT_TAGS:
+            return True
+        rp = p.resolve()
+        return any(rp == d or d in rp.parents for d in excl)
+
+    paths, bad, seen = [], [], set()
+    for arg in inputs:
+        is_dir = os.path.isdir(arg)
+        query = [os.path.join(glob.escape(arg), "*")] if is_dir and not recursive else [arg]
+        found = False
+        for item in iter_images(query, recursive, exclude=exclude):
+            if isinstance(item, BadInput):
+                continue
+            found = True
+            key = item.resolve()
+            if key not in seen:
+                seen.add(key)
+                paths.append(item)
+        if not found:
+            if is_dir:
+                bad.append((arg, "folder contains no images" + (" at its top level" if not recursive else "")))
+            elif any(c in arg for c in "*?["):
+                bad.append((arg, "no image files match this pattern"))
+            else:
+                bad.append((arg, "file not found"))
+    return paths, bad
+
+
+def _progress(console, total: int):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("Ranking"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=console, transient=True,
+    )
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _render_table(records, start_rank: int = 1) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from blurtool.cli._batch import stdout_console
+
+    colours = {"bad-blur": "red", "ok-blur": "yellow", "good-blur": "green", "no-blur": "blue"}
+    t = Table(title="blur ranking", show_lines=False)
+    for name, justify in [("#", "right"), ("photo", "left"), ("verdict", "left"), ("S", "right"),
+                          ("sharp", "right"), ("defocus", "right"), ("motion", "right"), ("subject", "right"),
+                          ("why", "left")]:
+        t.add_column(name, justify=justify, overflow="fold" if name == "photo" else "ellipsis")
+    for i, r in enumerate(records, start_rank):
+        s = r.scores
+        c = colours[r.verdict.value]
+        t.add_row(str(i), escape(str(r.path)), f"[{c}]{r.verdict.value}[/]", f"{s.degree:.3f}",
+                  _pct(s.sharp_fraction), _pct(s.defocus_fraction), _pct(s.motion_fraction),
+                  _pct(s.subject_area), r.reason)
+    stdout_console().print(t)
+
+
+def _write_csv(path: Path, records) -> None:
+    import csv
+    import io
+    import tempfile
+
+    buf = io.StringIO()
+    rows = [{"rank": i, **r.to_json()} for i, r in enumerate(records, 1)]
+    fields = list(rows[0]) if rows else ["rank", "path", "verdict"]
+    w = csv.DictWriter(buf, fieldnames=fields)
+    w.writeheader()
+    w.writerows(rows)
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise OutputError(f"{path}: cannot write, folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            f.write(buf.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_sheet(path: Path, records, columns: int, thumb: int, err) -> None:
+    import numpy as np
+
+    from blurtool.errors import BlurtoolError
+    from blurtool.io import read_image
+    from blurtool.ops.sheet import Tile, relative_href, sheet_capacity, write_sheet
+
+    if path.suffix.lower() not in (".html", ".htm"):
+        cap = sheet_capacity(columns, thumb)
+        if len(records) > cap:
+            err.print(f"[yellow]contact sheet holds {cap} photos; showing the first {cap} (use --top or .html)[/]")
+            records = records[:cap]
+    tiles = []
+    for i, r in enumerate(records, 1):
+        try:
+            img = read_image(r.path, min_size=thumb)
+        except BlurtoolError:
+            img = np.full((thumb * 3 // 4, thumb, 3), 0.2, np.float32)  # moved or deleted since: a grey tile
+        img8 = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+        tiles.append(Tile(img8, r.mini, f"#{i} S={r.scores.degree:.2f}", r.verdict.value, r.path.name,
+                          relative_href(r.path, path)))
+    n = write_sheet(path, tiles, columns=columns, thumb=thumb)
+    err.print(f"contact sheet: {path} ({n} photos)")
+
+
+def _do_undo(log: Path, dry_run: bool, err) -> int:
+    from rich.markup import escape
+
+    from blurtool.ops.library_sort import undo
+
+    rep = undo(log, dry_run=dry_run)
+    verb = "would restore" if dry_run else "restored"
+    err.print(f"{verb} {len(rep.restored)} photo(s)" + (f"; {rep.already} already undone" if rep.already else ""))
+    for p, why in rep.refused:
+        err.print(f"[bold red]not undone:[/] {escape(str(p))}: {escape(why)}")
+    return 1 if rep.refused else 0
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("rank")
+    def rank(
+        photos: Annotated[Optional[list[str]], typer.Argument(
+            help="Photos, folders (searched recursively unless --no-recursive) or glob patterns.",
+            show_default=False,
+        )] = None,
+        recursive: Annotated[bool, typer.Option(
+            "--recursive/--no-recursive", "-r/-R", help="Search folders recursively (default) or only their top level.",
+        )] = True,
+        by: Annotated[By, typer.Option(
+            "--by", help="Sort by blur degree S (most blurred first), sharp fraction (sharpest first) or verdict "
+            "(bad-blur, ok-blur, good-blur, no-blur).", rich_help_panel=_OUT,
+        )] = By.degree,
+        reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the order.", rich_help_panel=_OUT)] = False,
+        top: Annotated[Optional[int], typer.Option(
+            "--top", min=1, help="Show only the first N (table, --json, --csv, --sheet); sorting into folders "
+            "still takes every photo.", rich_help_panel=_OUT,
+        )] = None,
+        json_output: JsonOpt = False,
+        csv_path: Annotated[Optional[Path], typer.Option(
+            "--csv", dir_okay=False, help="Also write every score to this CSV file.", rich_help_panel=_OUT,
+        )] = None,
+        sheet: Annotated[Optional[Path], typer.Option(
+            "--sheet", dir_okay=False, help="Write a contact sheet in rank order: .jpg/.png image or .html page.",
+            rich_help_panel=_OUT,
+        )] = None,
+        sheet_columns: Annotated[int, typer.Option(
+            "--sheet-columns", min=1, max=40, help="Thumbnails per row of the sheet.", rich_help_panel=_OUT,
+        )] = 6,
+        sheet_thumb: Annotated[int, typer.Option(
+            "--sheet-thumb", min=32, max=1024, help="Thumbnail size (px) on the sheet.", rich_help_panel=_OUT,
+        )] = 200,
+        move: Annotated[Optional[Path], typer.Option(
+            "--move", file_okay=False, help="Move photos into DIR/<verdict>/ (or DIR/blurred, DIR/sharp with "
+            "--degree-threshold). Never overwrites: a clash gets a -1, -2... suffix.", rich_help_panel=_SORT,
+        )] = None,
+        copy: Annotated[Optional[Path], typer.Option(
+            "--copy", file_okay=False, help="Like --move but copies.", rich_help_panel=_SORT,
+        )] = None,
+        degree_threshold: Annotated[Optional[float], typer.Option(
+            "--degree-threshold", min=0.0, max=1.0, help="Sort into blurred/ (S >= this) and sharp/ instead of "
+            "by verdict.", rich_help_panel=_SORT,
+        )] = None,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="Show what --move/--copy/--undo would do; change nothing.", rich_help_panel=_SORT,
+        )] = False,
+        log: Annotated[Optional[Path], typer.Option(
+            "--log", dir_okay=False, help="JSON-lines log of every move/copy (default: "
+            "DIR/blurtool-rank-<time>.jsonl).", rich_help_panel=_SORT,
+        )] = None,
+        undo_log: Annotated[Optional[Path], typer.Option(
+            "--undo", dir_okay=False, help="Undo the moves/copies of this log (no photos needed); never overwrites "
+            "a file that reappeared at the origin.", rich_help_panel=_SORT,
+        )] = None,
+        cache: Annotated[Optional[Path], typer.Option(
+            "--cache", dir_okay=False, help="SQLite score cache: re-runs only score new or changed photos.",
+        )] = None,
+        weights: WeightsOpt = None,
+        device: DeviceOpt = "auto",
+        threshold: ThresholdOpt = None,
+        working_size: WorkingSizeOpt = None,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=256,
+                                                help="Photos per network batch.")] = 4,
+        workers: Annotated[int, typer.Option("--workers", min=1, max=64,
+                                             help="Threads decoding photos ahead of the network.")] = 2,
+        no_blur_max: NoBlurMaxOpt = _R.no_blur_max,
+        frame_blurred_min: FrameBlurredMinOpt = _R.frame_blurred_min,
+        shake_motion_min: ShakeMotionMinOpt = _R.shake_motion_min,
+        subject_motion_max: SubjectMotionMaxOpt = _R.subject_motion_max,
+        centre_sharp_min: CentreSharpMinOpt = _R.centre_sharp_min,
+        subject_area_min: SubjectAreaMinOpt = _R.subject_area_min,
+        subject_offset_max: SubjectOffsetMaxOpt = _R.subject_offset_max,
+        subject_centre_min: SubjectCentreMinOpt = _R.subject_centre_min,
+        ok_blurred_max: OkBlurredMaxOpt = _R.ok_blurred_max,
+        good_defocus_share_min: GoodDefocusShareMinOpt = _R.good_defocus_share_min,
+    ) -> None:
+        """Rank photos by blur and tell wanted bokeh (good-blur) from a bad photo (bad-blur).
+
+        Scores per photo: blur degree S (mean blur map, Ma et al. 2018), sharp / defocus / motion shares and the
+        sharp subject; verdict in the four levels of Zhang et al. 2018: [red]bad-blur[/], [yellow]ok-blur[/],
+        [green]good-blur[/], [blue]no-blur[/].
+
+        Examples: [cyan]blurtool rank ~/Pictures --top 20[/];
+        [cyan]blurtool rank DCIM/ --move sorted/ --dry-run[/]; [cyan]blurtool rank --undo sorted/blurtool-rank-*.jsonl[/];
+        [cyan]blurtool rank DCIM/ --cache ~/.blurtool-rank.sqlite --sheet sheet.html[/].
+        """
+        from blurtool.cli._batch import print_error, stderr_console
+
+        err = stderr_console()
+        if undo_log is not None:
+            if photos or move or copy:
+                raise InputError("--undo takes only the log file (and --dry-run), no photos or --move/--copy")
+            raise typer.Exit(_do_undo(undo_log, dry_run, err))
+        if not photos:
+            raise InputError("no photos given (a folder, files or glob patterns), or --undo LOG")
+        if move is not None and copy is not None:
+            raise InputError("--move and --copy exclude each other")
+        dest = move if move is not None else copy
+        if dest is not None and dest.exists() and not dest.is_dir():
+            raise OutputError(f"{dest}: --move/--copy needs a folder, but this is a file")
+        if degree_threshold is not None and dest is None:
+            raise InputError("--degree-threshold sorts into folders: use it with --move or --copy")
+        if sheet is not None and sheet.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp", ".html", ".htm"):
+            raise OutputError(f"{sheet}: contact sheet must be .jpg, .png, .webp or .html")
+        rules = RankRules(
+            no_blur_max=no_blur_max, frame_blurred_min=frame_blurred_min, shake_motion_min=shake_motion_min,
+            subject_motion_max=subject_motion_max, centre_sharp_min=centre_sharp_min,
+            subject_area_min=subject_area_min, subject_offset_max=subject_offset_max,
+            subject_centre_min=subject_centre_min, ok_blurred_max=ok_blurred_max,
+            good_defocus_share_min=good_defocus_share_min,
+        )
+
+        paths, bad = expand_inputs(photos, recursive, exclude_dirs=[dest] if dest is not None else [])
+        if not paths and bad:
+            raise InputError("; ".join(f"{a}: {why}" for a, why in bad))
+
+        from blurtool.library import Failure, iter_rank, model_key, sort_records
+        from blurtool.ops.cache import ScoreCache
+
+        detector = _load_detector(weights, device, threshold, working_size)
+        thr = float(getattr(detector, "threshold", 0.5) if threshold is None else threshold)
+        records, failures = [], [f"{a}: {why}" for a, why in bad]
+        store = ScoreCache(cache, model_key(detector, thr)) if cache is not None else None
+        progress = _progress(err, len(paths)) if err.is_terminal and len(paths) > 1 else None
+        t0 = time.perf_counter()
+        try:
+            if progress is not None:
+                progress.start()
+                task = progress.add_task("rank", total=len(paths), rate="")
+            for n, item in enumerate(iter_rank(paths, detector, rules=rules, threshold=thr, cache=store,
+                                               batch_size=batch_size, decode_workers=workers), 1):
+                if isinstance(item, Failure):
+                    failures.append(item.error)
+                else:
+                    records.append(item)
+                if progress is not None:
+                    rate = n / max(time.perf_counter() - t0, 1e-9)
+                    progress.update(task, advance=1, rate=f"{rate:.1f} photos/s")
+        except KeyboardInterrupt:
+            if progress is not None:
+                progress.stop()
+            err.print(f"[bold red]interrupted[/] after {len(records)} of {len(paths)} photos; nothing was moved"
+                      + (" (scores so far are in the cache)" if store is not None else ""))
+            raise typer.Exit(130) from None
+        finally:
+            if progress is not None:
+                progress.stop()
+            if store is not None:
+                store.close()
+        elapsed = time.perf_counter() - t0
+        hits = f", {store.hits} from the cache" if store is not None and store.hits else ""
+        err.print(f"ranked {len(records)} photo(s) in {elapsed:.1f} s ({len(records) / max(elapsed, 1e-9):.1f}/s{hits})")
+
+        ordered = sort_records(records, by.value, reverse)
+        shown = ordered[:top] if top is not None else ordered
+        if json_output:
+            import json
+
+            for i, r in enumerate(shown, 1):
+                sys.stdout.write(json.dumps({"rank": i, **r.to_json()}) + "\n")
+            sys.stdout.flush()
+        else:
+            _render_table(shown)
+        if csv_path is not None:
+            _write_csv(csv_path, shown)
+        if sheet is not None and shown:
+            _write_sheet(sheet, shown, sheet_columns, sheet_thumb, err)
+
+        if dest is not None and records:
+            failures += _sort_into(dest, "move" if move is not None else "copy", ordered, degree_threshold,
+                                   dry_run, log, err)
+
+        if failures:
+            err.print(f"[bold red]{len(failures)} input(s) failed:[/]")
+            for f in failures:
+                print_error(f)
+            raise typer.Exit(1)
+
+
+def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, log: Path | None, err) -> list[str]:
+    from collections import Counter
+
+    from rich.markup import escape
+
+    from blurtool.library import sort_groups
+    from blurtool.ops.library_sort import execute_sort, plan_sort
+
+    plan = plan_sort(sort_groups(records, degree_threshold), dest)
+    if log is None:
+        log = dest / f"blurtool-rank-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    verb = {"move": "moved", "copy": "copied"}[mode]
+    if dry_run:
+        for t in plan:
+            err.print(f"would {mode} {escape(str(t.src))} -> {escape(str(t.dst))}")
+        err.print(f"dry run: {len(plan)} photo(s) would be {verb}; nothing changed")
+        return []
+    if log.exists() and not log.is_file():
+        raise OutputError(f"{log}: --log must be a file")
+    rep = execute_sort(plan, mode, log)
+    counts = Counter(t.group for t in rep.done)
+    err.print(f"{verb} {len(rep.done)} photo(s) into {dest}: "
+              + ", ".join(f"{g} {n}" for g, n in sorted(counts.items())))
+    err.print(f"log: {log}  (undo with: blurtool rank --undo {log})")
+    if rep.interrupted:
+        err.print(f"[bold red]interrupted[/]: {len(plan) - len(rep.done) - len(rep.failed)} photo(s) not {verb}; "
+                  "the log covers everything that was done")
+    return [f"{src}: cannot {mode} ({why})" for src, why in rep.failed] + (
+        ["interrupted by Ctrl-C"] if rep.interrupted else [])

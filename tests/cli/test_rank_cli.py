@@ -1,0 +1,149 @@
+"""`blurtool rank` through typer's CliRunner, with a fake detector (the red channel is the blur map)."""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "ops"))
+from rank_fakes import FakeDetector, library, photo, write  # noqa: E402
+
+import blurtool.cli.rank as rank_cli  # noqa: E402
+from blurtool.cli import app  # noqa: E402
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    det = FakeDetector()
+    monkeypatch.setattr(rank_cli, "_load_detector", lambda *a, **k: det)
+    return det
+
+
+def run(*args):
+    return runner.invoke(app, ["rank", *map(str, args)])
+
+
+def lines(result):
+    return [json.loads(x) for x in result.stdout.splitlines() if x.strip()]
+
+
+def test_rank_folder_json_sorted_by_degree(tmp_path, fake):
+    lib = library(tmp_path / "lib")
+    r = run(tmp_path / "lib", "--json")
+    assert r.exit_code == 0, r.output
+    rows = lines(r)
+    assert [x["rank"] for x in rows] == [1, 2, 3, 4]
+    assert [x["degree"] for x in rows] == sorted((x["degree"] for x in rows), reverse=True)
+    assert {Path(x["path"]).name: x["verdict"] for x in rows} == {p.name: v for v, p in lib.items()}
+    for key in ("sharp_fraction", "defocus_fraction", "motion_fraction", "subject_area", "reason", "width"):
+        assert key in rows[0]
+
+
+def test_by_verdict_top_and_csv(tmp_path, fake):
+    library(tmp_path / "lib")
+    r = run(tmp_path / "lib", "--by", "verdict", "--top", "2", "--json", "--csv", tmp_path / "s.csv")
+    assert r.exit_code == 0, r.output
+    assert [x["verdict"] for x in lines(r)] == ["bad-blur", "ok-blur"]
+    with open(tmp_path / "s.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [x["verdict"] for x in rows] == ["bad-blur", "ok-blur"] and "subject_offset" in rows[0]
+
+
+def test_table_output_and_rule_option(tmp_path, fake):
+    lib = library(tmp_path / "lib")
+    r = run(lib["ok-blur"], "--no-blur-max", "0.2")
+    assert r.exit_code == 0, r.output
+    assert "no-blur" in r.stdout and "ok-blur" not in r.stdout
+
+
+def test_move_dry_run_then_move_then_undo(tmp_path, fake):
+    lib = library(tmp_path / "lib")
+    before = sorted(p.name for p in (tmp_path / "lib").iterdir())
+    r = run(tmp_path / "lib", "--move", tmp_path / "sorted", "--dry-run", "--json")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "lib").iterdir()) == before and not (tmp_path / "sorted").exists()
+    log = tmp_path / "moves.jsonl"
+    r = run(tmp_path / "lib", "--move", tmp_path / "sorted", "--log", log, "--json")
+    assert r.exit_code == 0, r.output
+    for verdict, p in lib.items():
+        assert (tmp_path / "sorted" / verdict / p.name).is_file() and not p.exists()
+    r = run("--undo", log)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "lib").iterdir()) == before and not (tmp_path / "sorted").exists()
+
+
+def test_copy_by_degree_threshold_with_clash(tmp_path, fake):
+    lib = library(tmp_path / "lib")
+    (tmp_path / "out" / "blurred").mkdir(parents=True)
+    (tmp_path / "out" / "blurred" / "shake.png").write_bytes(b"someone else's file")
+    r = run(tmp_path / "lib", "--copy", tmp_path / "out", "--degree-threshold", "0.5", "--json")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "blurred" / "shake.png").read_bytes() == b"someone else's file"
+    assert (tmp_path / "out" / "blurred" / "shake-1.png").read_bytes() == lib["bad-blur"].read_bytes()
+    assert (tmp_path / "out" / "sharp" / "sharp.png").is_file() and lib["no-blur"].exists()
+    assert list((tmp_path / "out").glob("blurtool-rank-*.jsonl"))
+
+
+def test_unreadable_photo_is_reported_and_exit_is_nonzero(tmp_path, fake):
+    library(tmp_path / "lib")
+    (tmp_path / "lib" / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    r = run(tmp_path / "lib", "--json")
+    assert r.exit_code == 1
+    assert len(lines(r)) == 4
+    assert "broken.jpg" in r.stderr and "Traceback" not in r.output
+
+
+def test_cache_reuses_scores(tmp_path, fake):
+    library(tmp_path / "lib")
+    db = tmp_path / "c.sqlite"
+    assert run(tmp_path / "lib", "--cache", db, "--json").exit_code == 0
+    write(tmp_path / "lib" / "new.png", photo(np.zeros((96, 128), bool)))
+    r = run(tmp_path / "lib", "--cache", db, "--json")
+    assert r.exit_code == 0 and len(lines(r)) == 5
+    assert fake.calls == 5 and "4 from the cache" in r.stderr
+
+
+def test_sheet(tmp_path, fake):
+    library(tmp_path / "lib")
+    r = run(tmp_path / "lib", "--sheet", tmp_path / "sheet.html", "--json")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "sheet.html").read_text().count("<figure") == 4
+    r = run(tmp_path / "lib", "--sheet", tmp_path / "sheet.jpg", "--sheet-thumb", "64", "--json")
+    assert r.exit_code == 0 and (tmp_path / "sheet.jpg").stat().st_size > 1000
+
+
+def test_no_recursive_takes_only_the_top_level(tmp_path, fake):
+    library(tmp_path / "lib" / "2024")
+    write(tmp_path / "lib" / "top.png", photo(np.zeros((96, 128), bool)))
+    assert len(lines(run(tmp_path / "lib", "--json"))) == 5
+    assert len(lines(run(tmp_path / "lib", "--no-recursive", "--json"))) == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "no photos"),
+        (["{lib}", "--move", "{tmp}/a", "--copy", "{tmp}/b"], "exclude each other"),
+        (["{tmp}/nothing-here.jpg"], "file not found"),
+        (["{tmp}/*.nomatch"], "no image files match"),
+        (["{lib}", "--degree-threshold", "0.5"], "--move or --copy"),
+        (["--undo", "{tmp}/missing.jsonl"], "no such log"),
+        (["{lib}", "--sheet", "{tmp}/sheet.gif"], "contact sheet must be"),
+    ],
+)
+def test_bad_input_is_one_red_line(tmp_path, fake, args, message):
+    library(tmp_path / "lib")
+    r = run(*[a.format(lib=tmp_path / "lib", tmp=tmp_path) for a in args])
+    assert r.exit_code == 1, r.output
+    assert message in r.stderr and "Traceback" not in r.output
+
+
+def test_bad_option_value_is_a_usage_error(tmp_path, fake):
+    r = run(tmp_path, "--no-blur-max", "2")
+    assert r.exit_code == 2
