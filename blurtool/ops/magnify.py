@@ -21,8 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+# OpenCV is imported inside the functions: the CLI imports this module for its option defaults, and
+# `blurtool --help` must not pay for loading OpenCV.
 
 from blurtool.errors import InputError
 from blurtool.ops.matting import MatteOptions, check_image_and_map, matte
@@ -100,6 +102,8 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
 def disk_kernel(radius: float) -> np.ndarray:
     """Normalised disk of the given radius with an anti-aliased rim (pixel coverage approximated by the distance
     to the rim). Hand-written: cv2.getStructuringElement gives only binary, integer-radius ellipses."""
+    import cv2
+
     if radius <= 0:
         return np.ones((1, 1), np.float32)
     n = int(math.ceil(radius + 0.5))
@@ -110,6 +114,8 @@ def disk_kernel(radius: float) -> np.ndarray:
 
 def _disk_blur(stack: np.ndarray, radius: float, max_kernel_radius: int) -> np.ndarray:
     """Disk blur of a (H, W, C) float32 stack; large radii are blurred on a downscaled copy."""
+    import cv2
+
     h, w = stack.shape[:2]
     scale = min(1.0, max_kernel_radius / radius)
     if scale < 1.0:
@@ -192,6 +198,8 @@ def magnify_blur(
 def magnify_naive(image: np.ndarray, blur: np.ndarray, sigma: float, threshold: float = 0.1) -> np.ndarray:
     """Ma et al. 2018's blur magnification: one Gaussian of ``sigma`` px applied to every pixel whose blur
     confidence is above ``threshold``; the rest is left unchanged."""
+    import cv2
+
     check_image_and_map(image, blur)
     if sigma <= 0:
         raise InputError(f"sigma must be positive, got {sigma}")

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+# OpenCV is imported inside the functions: the CLI imports this module for its option defaults, and
+# `blurtool --help` must not pay for loading OpenCV.
 
 from blurtool.errors import InputError
 
@@ -86,8 +88,13 @@ def check_image_and_map(image: np.ndarray, blur: np.ndarray, what: str = "blur m
         raise InputError(f"the photo is too small ({image.shape[1]}x{image.shape[0]})")
 
 
-def resize_to_pixels(array: np.ndarray, max_pixels: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
-    """Downscale so that height * width <= max_pixels (unchanged if already small enough)."""
+def resize_to_pixels(array: np.ndarray, max_pixels: int, interpolation: int | None = None) -> np.ndarray:
+    """Downscale so that height * width <= max_pixels (unchanged if already small enough); area averaging unless
+    another cv2 interpolation is given."""
+    import cv2
+
+    if interpolation is None:
+        interpolation = cv2.INTER_AREA
     h, w = array.shape[:2]
     if h * w <= max_pixels:
         return array
@@ -97,12 +104,16 @@ def resize_to_pixels(array: np.ndarray, max_pixels: int, interpolation: int = cv
 
 
 def _disk(radius: int) -> np.ndarray:
+    import cv2
+
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 def make_trimap(blur: np.ndarray, threshold: float = MatteOptions.threshold, band_px: int = 8) -> np.ndarray:
     """Trimap of the sharp subject: 1 sure sharp, 0 sure blurred, 0.5 in a band of ``band_px`` each side of the
     boundary of ``blur < threshold`` (erosion of either side by a disk)."""
+    import cv2
+
     sharp = (blur < threshold).astype(np.uint8)
     trimap = np.full(blur.shape, 0.5, np.float64)
     if band_px > 0:
@@ -118,12 +129,16 @@ def make_trimap(blur: np.ndarray, threshold: float = MatteOptions.threshold, ban
 
 
 def _box(x: np.ndarray, r: int) -> np.ndarray:
+    import cv2
+
     return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
 
 
 def _guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: float):
     """Linear coefficients (a, b) of the colour guided filter (He et al. 2013, Eq. 14), box-averaged.
     Hand-written because opencv-python ships without the contrib module cv2.ximgproc."""
+    import cv2
+
     I = guide.astype(np.float32)
     p = src.astype(np.float32)
     mean_I = _box(I, radius)
@@ -152,6 +167,8 @@ def guided_upsample(guide_full: np.ndarray, guide_small: np.ndarray, src_small: 
                     eps: float) -> np.ndarray:
     """Fast guided filter (He & Sun 2015): fit the guided filter's linear model at low resolution, upsample its
     coefficients bilinearly and apply them to the full-resolution guide. Returns float32 (H, W)."""
+    import cv2
+
     a, b = _guided_coefficients(guide_small, src_small, radius, eps)
     h, w = guide_full.shape[:2]
     if a.shape[:2] != (h, w):
@@ -189,6 +206,8 @@ def warm_up() -> float:
 
 def matte(image: np.ndarray, blur: np.ndarray, options: MatteOptions | None = None) -> MatteResult:
     """Alpha matte of the sharp subject (alpha 1 where the photo is sharp) from the photo and its blur map."""
+    import cv2
+
     from pymatting import estimate_alpha_cf, estimate_foreground_ml
 
     o = options or MatteOptions()
@@ -274,6 +293,8 @@ def parse_color(spec: str) -> tuple[float, float, float]:
 
 def fit_background(background: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resize ``background`` (keeping its aspect ratio) so it covers (height, width), then centre-crop it."""
+    import cv2
+
     bh, bw = background.shape[:2]
     scale = max(height / bh, width / bw)
     nh, nw = max(height, round(bh * scale)), max(width, round(bw * scale))

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+# OpenCV is imported inside the functions: the CLI imports this module for its option defaults, and
+# `blurtool --help` must not pay for loading OpenCV.
 
 from blurtool.errors import InputError
 from blurtool.ops.matting import check_image_and_map, guided_upsample, resize_to_pixels
@@ -62,6 +64,8 @@ def _check_thresholds(o: SegmentOptions) -> None:
 
 def blur_trimap(blur: np.ndarray, options: SegmentOptions | None = None) -> np.ndarray:
     """GrabCut's initial mask from a blur map (uint8 labels, Ma et al. 2018): sharp is foreground."""
+    import cv2
+
     o = options or SegmentOptions()
     _check_thresholds(o)
     labels = np.full(blur.shape, cv2.GC_PR_BGD, np.uint8)
@@ -79,6 +83,8 @@ def threshold_mask(blur: np.ndarray, options: SegmentOptions | None = None) -> n
 
 def segment_sharp(image: np.ndarray, blur: np.ndarray, options: SegmentOptions | None = None) -> SegmentResult:
     """Mask of the sharp region of ``image`` (RGB float32 in [0, 1]) given its blur map (1 = blurred)."""
+    import cv2
+
     o = options or SegmentOptions()
     check_image_and_map(image, blur)
     trimap = blur_trimap(blur, o)
