@@ -1,0 +1,420 @@
+"""BlurDetector: photo in, per-pixel blur map and blur kind out. Torch tensors live only here (and in model/, train/).
+
+How a photo is processed:
+  1. It is resized (cv2.INTER_AREA) so its long side is the working size (the card's `working_size`, e.g. 640 px);
+     photos already smaller are not enlarged (enlarging makes everything look blurred to the network).
+     Running at a fixed working size makes the answer independent of the camera's pixel count, and is what keeps a
+     50 MP photo as fast as a 2 MP one.
+  2. It is normalised and padded with a reflection up to a multiple of the network's stride (32): zero padding would
+     create a hard artificial edge that reads as "sharp"; a reflection continues the photo's own content.
+  3. The network gives logits at half the working size; they are interpolated to the working size and cropped
+     (softmax -> p(sharp), p(defocus), p(motion); blur = 1 - p(sharp)).
+  4. The probabilities are brought back to the photo's full size edge-aware with a guided filter (He et al. 2010,
+     "Guided Image Filtering"), guided by the photo: the linear coefficients (a, b) are computed at the working size
+     and bilinearly upsampled, q = a * I + b with I the full-size grey photo (the "fast guided filter" of He & Sun
+     2015). OpenCV's guided filter lives in cv2.ximgproc (opencv-contrib, not a dependency), so it is written here with
+     cv2.boxFilter. The full-size step goes through the photo in strips of rows, so its extra memory stays a few tens
+     of MB however large the photo (only the outputs, blur float32 + kind uint8, are full size).
+
+Summary numbers (`BlurResult.summary()`) come from the working-size map, so a 12 MP photo and a 2 MP copy of it get
+the same answer, and `full_size=False` skips step 4 entirely when only those numbers are wanted (blurtool rank).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from blurtool.errors import BlurtoolError, InputError, WeightsError
+
+__all__ = ["BlurDetector", "BlurResult", "KIND_NAMES", "guided_upsample"]
+
+KIND_NAMES = ("sharp", "defocus", "motion")
+
+# Used only when a weights card lacks these keys (cards written by blurtool.weights always have them).
+_FALLBACK_THRESHOLD = 0.5
+_FALLBACK_WORKING_SIZE = 640
+
+# Guided filter at the working size. Radius: the network's logits come at half resolution and its decoder spreads a
+# boundary over a few pixels, so the window must cover ~4 working pixels either side to move a boundary onto the
+# photo's edge. eps (intensity variance, photo in [0, 1]): 1e-3 ~ a 3 % grey-level step, above JPEG noise and fine
+# texture, so only real edges steer the map.
+GUIDED_RADIUS = 4
+GUIDED_EPS = 1e-3
+_STRIP_PIXELS = 2_000_000  # full-size pixels per strip in step 4 (~50 MB of temporaries)
+
+
+# --------------------------------------------------------------------------------------------------- results
+
+
+def _kind_from(blur: np.ndarray, p_defocus: np.ndarray, p_motion: np.ndarray, threshold: float) -> np.ndarray:
+    """0 where blur < threshold; else 1 (defocus) or 2 (motion), whichever is more likely.
+
+    Choosing among the blurred kinds only (rather than argmax over all three) keeps the kind map consistent with the
+    threshold: every pixel counted as blurred has a blur kind, so defocus + motion fractions = blurred fraction.
+    """
+    kind = np.where(p_motion > p_defocus, np.uint8(2), np.uint8(1))
+    kind[blur < threshold] = 0
+    return kind
+
+
+@dataclass
+class BlurResult:
+    """The network's answer for one photo.
+
+    blur: float32 (H, W) in [0, 1], 1 = blurred; kind: uint8 (H, W), 0 sharp / 1 defocus / 2 motion; probs: float32
+    (H, W, 3) p(sharp), p(defocus), p(motion) (computed on first access). (H, W) is the photo's size, or the working
+    size when predicted with full_size=False (then `full_size` is False). work_probs: (h, w, 3) at the working size,
+    from which summary() is computed.
+    """
+
+    blur: np.ndarray
+    kind: np.ndarray
+    work_probs: np.ndarray
+    threshold: float
+    full_size: bool = True
+    _guide: np.ndarray | None = field(default=None, repr=False)  # uint8 grey photo, to compute .probs lazily
+    _probs: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.blur.shape  # type: ignore[return-value]
+
+    @property
+    def work_blur(self) -> np.ndarray:
+        return 1.0 - self.work_probs[..., 0]
+
+    @property
+    def work_kind(self) -> np.ndarray:
+        return _kind_from(self.work_blur, self.work_probs[..., 1], self.work_probs[..., 2], self.threshold)
+
+    @property
+    def probs(self) -> np.ndarray:
+        if self._probs is None:
+            if self._guide is None:  # working size: the probabilities are the network's own
+                self._probs = self.work_probs
+            else:
+                self._probs = _upsample_probs(self.work_probs, self._guide, want="probs")
+        return self._probs
+
+    @property
+    def mask(self) -> np.ndarray:
+        """bool (H, W): blurred pixels (blur >= threshold)."""
+        return self.blur >= self.threshold
+
+    def summary(self) -> dict[str, Any]:
+        """blurred_fraction, defocus_fraction, motion_fraction, degree, dominant_kind, threshold.
+
+        From the working-size map, so independent of the photo's pixel count. degree = mean of the blur map (the
+        "blur degree" of Ma et al. 2018, "Deep blur mapping"); fractions are of pixels with blur >= threshold;
+        dominant_kind is the kind covering most of the photo.
+        """
+        blur = self.work_blur
+        kind = self.work_kind
+        n = kind.size
+        defocus = float(np.count_nonzero(kind == 1)) / n
+        motion = float(np.count_nonzero(kind == 2)) / n
+        fractions = {"sharp": 1.0 - defocus - motion, "defocus": defocus, "motion": motion}
+        return {
+            "blurred_fraction": defocus + motion,
+            "defocus_fraction": defocus,
+            "motion_fraction": motion,
+            "degree": float(blur.mean()),
+            "dominant_kind": max(fractions, key=fractions.__getitem__),
+            "threshold": float(self.threshold),
+        }
+
+
+# ---------------------------------------------------------------------------------------------- guided filter
+
+
+def _box(x: np.ndarray, r: int) -> np.ndarray:
+    return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), normalize=True, borderType=cv2.BORDER_REFLECT)
+
+
+def _guided_coefficients(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """He et al. 2010, Algorithm 1 (grey guide, multi-channel input): mean_a, mean_b such that q = mean_a*I + mean_b."""
+    I = guide[..., None]  # noqa: E741 - the paper's name
+    mean_I = _box(guide, r)[..., None]
+    mean_p = _box(src, r).reshape(src.shape)
+    corr_Ip = _box(I * src, r).reshape(src.shape)
+    var_I = _box(guide * guide, r)[..., None] - mean_I * mean_I
+    a = (corr_Ip - mean_I * mean_p) / (var_I + eps)
+    b = mean_p - a * mean_I
+    return _box(a, r).reshape(src.shape), _box(b, r).reshape(src.shape)
+
+
+def _resize_rows(low: np.ndarray, out_rows: slice, out_h: int, out_w: int) -> np.ndarray:
+    """Rows `out_rows` of cv2.resize(low, (out_w, out_h), INTER_LINEAR), without building the full-size array."""
+    h = low.shape[0]
+    y = np.arange(out_rows.start, out_rows.stop, dtype=np.float64)
+    src = np.clip((y + 0.5) * (h / out_h) - 0.5, 0, h - 1)  # OpenCV's half-pixel-centre convention
+    y0 = np.floor(src).astype(np.intp)
+    y1 = np.minimum(y0 + 1, h - 1)
+    wy = (src - y0).astype(np.float32).reshape(-1, *([1] * (low.ndim - 1)))
+    rows = low[y0] * (1 - wy) + low[y1] * wy
+    out = cv2.resize(rows, (out_w, rows.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return out.reshape(rows.shape[0], out_w, *low.shape[2:])
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def guided_upsample(
+    low: np.ndarray,
+    low_guide: np.ndarray,
+    guide: np.ndarray,
+    *,
+    radius: int = GUIDED_RADIUS,
+    eps: float = GUIDED_EPS,
+    rows: slice | None = None,
+) -> np.ndarray:
+    """Upsample `low` (h, w[, C]) float32 to the size of `guide` (H, W) float32 grey, edge-aware.
+
+    low_guide: the guide at (h, w). Returns rows `rows` (default all) of the full-size result, not clipped.
+    """
+    squeeze = low.ndim == 2
+    src = low[..., None] if squeeze else low
+    a, b = _guided_coefficients(low_guide.astype(np.float32), src.astype(np.float32), radius, eps)
+    H, W = guide.shape
+    rows = rows or slice(0, H)
+    q = _resize_rows(a, rows, H, W) * guide[rows, :, None] + _resize_rows(b, rows, H, W)
+    return q[..., 0] if squeeze else q
+
+
+def _upsample_probs(work_probs: np.ndarray, guide_u8: np.ndarray, want: str, threshold: float = 0.5):
+    """Full-size blur + kind (want='maps') or probs (want='probs'), strip by strip to bound memory."""
+    h, w = work_probs.shape[:2]
+    H, W = guide_u8.shape
+    low_guide = cv2.resize(guide_u8, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    a, b = _guided_coefficients(low_guide, work_probs.astype(np.float32), GUIDED_RADIUS, GUIDED_EPS)
+    step = max(1, _STRIP_PIXELS // max(W, 1))
+    if want == "probs":
+        probs = np.empty((H, W, 3), np.float32)
+    else:
+        blur = np.empty((H, W), np.float32)
+        kind = np.empty((H, W), np.uint8)
+    for r0 in range(0, H, step):
+        rows = slice(r0, min(H, r0 + step))
+        I = guide_u8[rows].astype(np.float32) * np.float32(1 / 255.0)  # noqa: E741
+        q = _resize_rows(a, rows, H, W) * I[..., None] + _resize_rows(b, rows, H, W)
+        np.clip(q, 0.0, 1.0, out=q)
+        q /= np.maximum(q.sum(axis=2, keepdims=True), 1e-6)  # filtering each channel breaks sum-to-one slightly
+        if want == "probs":
+            probs[rows] = q
+        else:
+            b_rows = 1.0 - q[..., 0]
+            blur[rows] = b_rows
+            kind[rows] = _kind_from(b_rows, q[..., 1], q[..., 2], threshold)
+    return probs if want == "probs" else (blur, kind)
+
+
+# ------------------------------------------------------------------------------------------------- detector
+
+
+@dataclass
+class _Prepared:
+    """A photo resized and normalised for the network, plus what is needed to map the answer back."""
+
+    x: np.ndarray  # (3, Hp, Wp) float32, normalised and padded
+    work_hw: tuple[int, int]
+    guide: np.ndarray | None  # uint8 grey full-size photo (None when full size is not wanted)
+    full_hw: tuple[int, int]
+
+
+class BlurDetector:
+    """Runs the blur network on photos. Build with `BlurDetector.from_weights()`.
+
+    threshold / working_size: None takes the weights card's values (the one place these defaults live).
+    """
+
+    def __init__(
+        self,
+        model,
+        card: dict,
+        *,
+        device: str = "auto",
+        threshold: float | None = None,
+        working_size: int | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        import torch
+
+        from blurtool.device import resolve_device
+
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.card = card
+        self.threshold = float(card.get("threshold", _FALLBACK_THRESHOLD) if threshold is None else threshold)
+        if not 0.0 <= self.threshold <= 1.0:
+            raise InputError(f"threshold must be between 0 and 1, got {self.threshold}")
+        self.working_size = int(card.get("working_size", _FALLBACK_WORKING_SIZE) if working_size is None else working_size)
+        if self.working_size < 32:
+            raise InputError(f"working size must be at least 32 px, got {self.working_size}")
+        self.stride = int(card.get("stride", 32))
+        self.output_stride = int(card.get("output_stride", 2))
+        norm = card.get("normalisation", {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]})
+        self.mean = np.asarray(norm["mean"], np.float32)
+        self.std = np.asarray(norm["std"], np.float32)
+        # CPU: batching brings little (the cores are already busy) and costs memory; CUDA: fill the GPU.
+        self.batch_size = batch_size or (8 if self.device.type == "cuda" else 2)
+        self.model = model.to(self.device).eval()
+        self._torch = torch
+
+    @classmethod
+    def from_weights(
+        cls,
+        path: str | os.PathLike | None = None,
+        device: str = "auto",
+        *,
+        threshold: float | None = None,
+        working_size: int | None = None,
+        batch_size: int | None = None,
+    ) -> BlurDetector:
+        """Load a weights file (path, else $BLURTOOL_WEIGHTS, else the shipped model). WeightsError if unusable."""
+        from blurtool.device import resolve_device
+        from blurtool.weights import load_weights
+
+        dev = resolve_device(device)  # a bad --device fails before the (slower) weights load
+        model, card = load_weights(path)
+        if not isinstance(card, dict):
+            raise WeightsError(f"{path}: weights card is missing")
+        return cls(model, card, device=dev, threshold=threshold, working_size=working_size, batch_size=batch_size)
+
+    # ------------------------------------------------------------------------------------------ preparation
+
+    def work_shape(self, h: int, w: int) -> tuple[int, int]:
+        """(h, w) at which the network sees an (h, w) photo: long side = working size, never enlarged."""
+        s = min(1.0, self.working_size / max(h, w))
+        return max(1, round(h * s)), max(1, round(w * s))
+
+    def _prepare(self, image: np.ndarray, full_size: bool) -> _Prepared:
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+            raise InputError(
+                f"expected an RGB image of shape (H, W, 3), got {getattr(image, 'shape', type(image).__name__)}"
+            )
+        if image.dtype != np.float32:
+            image = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
+        H, W = image.shape[:2]
+        h, w = self.work_shape(H, W)
+        work = image if (h, w) == (H, W) else cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        x = (work - self.mean) / self.std
+        s = self.stride
+        ph, pw = (-h) % s, (-w) % s
+        if ph or pw:
+            # Reflection, not zeros (see module docstring). BORDER_REFLECT_101 copes with pads larger than the image.
+            x = cv2.copyMakeBorder(x, 0, ph, 0, pw, cv2.BORDER_REFLECT_101)
+            if x.ndim == 2:  # OpenCV drops a singleton channel axis for 1-pixel-wide inputs
+                x = x[..., None]
+        guide = None
+        if full_size and (h, w) != (H, W):
+            guide = (_grey(image) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+        return _Prepared(np.ascontiguousarray(x.transpose(2, 0, 1)), (h, w), guide, (H, W))
+
+    def _run(self, batch: list[_Prepared]) -> list[np.ndarray]:
+        """Network on prepared photos of the same padded shape -> work_probs (h, w, 3) each."""
+        torch = self._torch
+        import torch.nn.functional as F
+
+        from blurtool.device import autocast
+
+        x = torch.from_numpy(np.stack([p.x for p in batch])).to(self.device, non_blocking=True)
+        with torch.inference_mode(), autocast(self.device):
+            logits = self.model(x)
+        if logits.ndim != 4 or logits.shape[1] != 3:
+            raise WeightsError(f"model returned logits of shape {tuple(logits.shape)}, expected (B, 3, H/2, W/2)")
+        logits = logits.float()
+        # Interpolate logits (not probabilities) to the padded working size, then crop the padding away.
+        logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        probs = torch.softmax(logits, dim=1).permute(0, 2, 3, 1).cpu().numpy()
+        return [np.ascontiguousarray(probs[i, : p.work_hw[0], : p.work_hw[1]]) for i, p in enumerate(batch)]
+
+    def _finish(self, prep: _Prepared, work_probs: np.ndarray) -> BlurResult:
+        if prep.guide is None:  # the working size is the photo's size (or full size not wanted)
+            blur = 1.0 - work_probs[..., 0]
+            kind = _kind_from(blur, work_probs[..., 1], work_probs[..., 2], self.threshold)
+            full = prep.work_hw == prep.full_hw
+            return BlurResult(blur, kind, work_probs, self.threshold, full_size=full)
+        blur, kind = _upsample_probs(work_probs, prep.guide, want="maps", threshold=self.threshold)
+        return BlurResult(blur, kind, work_probs, self.threshold, full_size=True, _guide=prep.guide)
+
+    # -------------------------------------------------------------------------------------------- public
+
+    def predict(self, image: np.ndarray, *, full_size: bool = True) -> BlurResult:
+        """Blur map and kind of one RGB photo (float32 (H, W, 3) in [0, 1], or uint8).
+
+        full_size=False: stop at the working size (blur/kind are then (h, w); summary() is the same either way).
+        """
+        prep = self._prepare(image, full_size)
+        return self._finish(prep, self._run([prep])[0])
+
+    def predict_many(
+        self,
+        items: Iterable[np.ndarray | str | os.PathLike],
+        *,
+        full_size: bool = True,
+        batch_size: int | None = None,
+        workers: int = 2,
+        return_errors: bool = False,
+    ) -> Iterator[BlurResult | BlurtoolError]:
+        """Predict photos (arrays or paths) in order, yielding one BlurResult each.
+
+        Paths are read and prepared by a thread pool (`workers`) while the network runs on the previous batch
+        (decoding and OpenCV release the GIL), a few photos ahead; consecutive photos of the same working shape are
+        batched (`batch_size`, default: the detector's). With full_size=False, JPEGs are decoded at reduced size
+        (see io.read_image min_size). A bad file raises its InputError, or with return_errors=True the error is
+        yielded in its place and the batch goes on.
+        """
+        from blurtool.io import read_image
+
+        bs = batch_size or self.batch_size
+        min_size = None if full_size else self.working_size
+
+        def load(item) -> _Prepared | BlurtoolError:
+            try:
+                image = item if isinstance(item, np.ndarray) else read_image(Path(item), min_size=min_size)
+                return self._prepare(image, full_size)
+            except BlurtoolError as e:
+                return e
+
+        pending: list[_Prepared] = []
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = []
+            it = iter(items)
+            lookahead = max(bs, workers) * 2  # bounded: never more than this many decoded photos in memory
+
+            def fill():
+                while len(futures) < lookahead:
+                    try:
+                        futures.append(pool.submit(load, next(it)))
+                    except StopIteration:
+                        return
+
+            def flush():
+                out = [self._finish(p, wp) for p, wp in zip(pending, self._run(pending))] if pending else []
+                pending.clear()
+                return out
+
+            fill()
+            while futures:
+                prep = futures.pop(0).result()
+                fill()
+                if isinstance(prep, BlurtoolError):
+                    yield from flush()
+                    if not return_errors:
+                        raise prep
+                    yield prep
+                    continue
+                if pending and pending[0].x.shape != prep.x.shape:
+                    yield from flush()
+                pending.append(prep)
+                if len(pending) >= bs:
+                    yield from flush()
+            yield from flush()

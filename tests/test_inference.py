@@ -1,0 +1,179 @@
+"""BlurDetector on a tiny fake network with the real model's interface (the real one is tested by its golden test).
+
+The fake network calls a pixel sharp where the local gradient energy is high, so a textured photo with a region
+blurred by a known Gaussian kernel gives an exact expected map.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from blurtool.errors import InputError
+from blurtool.inference import BlurDetector, BlurResult, guided_upsample
+
+CARD = {
+    "normalisation": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
+    "threshold": 0.5,
+    "working_size": 128,
+    "stride": 32,
+    "output_stride": 2,
+    "classes": ["sharp", "defocus", "motion"],
+}
+
+
+class FakeNet(nn.Module):
+    """logits (B, 3, H/2, W/2): sharp ~ local gradient energy; motion wins over defocus where gradients are
+    mostly vertical (a horizontal streak)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen_shapes: list[tuple] = []
+
+    def forward(self, x):
+        assert x.shape[-1] % 32 == 0 and x.shape[-2] % 32 == 0, x.shape
+        self.seen_shapes.append(tuple(x.shape))
+        g = x.mean(1, keepdim=True)
+        gx = (g[..., :, 1:] - g[..., :, :-1]).abs()
+        gy = (g[..., 1:, :] - g[..., :-1, :]).abs()
+        gx = F.pad(gx, (0, 1, 0, 0))
+        gy = F.pad(gy, (0, 0, 0, 1))
+        energy = F.avg_pool2d(gx + gy, 5, stride=1, padding=2)
+        sharp = 20 * (energy - 0.15)
+        motion = 5 * (F.avg_pool2d(gy - gx, 5, stride=1, padding=2))
+        logits = torch.cat([sharp, torch.zeros_like(sharp), motion], 1)
+        return F.avg_pool2d(logits, 2)
+
+
+def textured(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    small = rng.random((h // 4 + 1, w // 4 + 1, 3)).astype(np.float32)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)[:h, :w]
+
+
+def half_blurred(h=240, w=320):
+    """Left half sharp texture, right half the same texture Gaussian-blurred (sigma 4)."""
+    img = textured(h, w)
+    blurred = cv2.GaussianBlur(img, (0, 0), 4)
+    img[:, w // 2 :] = blurred[:, w // 2 :]
+    return img
+
+
+@pytest.fixture
+def det():
+    return BlurDetector(FakeNet(), CARD, device="cpu")
+
+
+def test_contract_and_known_blurred_half(det):
+    img = half_blurred()
+    res = det.predict(img)
+    assert isinstance(res, BlurResult)
+    assert res.blur.shape == (240, 320) and res.blur.dtype == np.float32
+    assert res.kind.shape == (240, 320) and res.kind.dtype == np.uint8
+    assert res.probs.shape == (240, 320, 3) and res.probs.dtype == np.float32
+    np.testing.assert_allclose(res.probs.sum(2), 1.0, atol=1e-4)
+    assert 0 <= res.blur.min() and res.blur.max() <= 1
+    # Ground truth: the right half is blurred. Ignore a 16 px band around the boundary.
+    assert res.blur[:, :144].mean() < 0.2 and res.blur[:, 176:].mean() > 0.7
+    assert (res.kind[:, 176:] > 0).mean() > 0.95 and (res.kind[:, :144] == 0).mean() > 0.95
+    s = res.summary()
+    assert set(s) >= {"blurred_fraction", "defocus_fraction", "motion_fraction", "degree", "dominant_kind"}
+    assert abs(s["blurred_fraction"] - 0.5) < 0.08
+    assert abs(s["blurred_fraction"] - s["defocus_fraction"] - s["motion_fraction"]) < 1e-9
+    assert s["degree"] == pytest.approx(float(res.work_blur.mean()))
+    # Pixels counted as blurred all have a blur kind (kind consistent with the threshold).
+    np.testing.assert_array_equal(res.kind > 0, res.blur >= res.threshold)
+
+
+def test_working_size_padding_and_no_enlargement(det):
+    net = det.model
+    det.predict(half_blurred(240, 320))
+    assert net.seen_shapes[-1] == (1, 3, 96, 128)  # long side 128, 96 already a multiple of 32
+    det.predict(textured(50, 70))  # smaller than the working size: not enlarged, padded to 64 x 96
+    assert net.seen_shapes[-1] == (1, 3, 64, 96)
+    res = det.predict(textured(1, 5))  # degenerate sizes still work
+    assert res.blur.shape == (1, 5)
+
+
+def test_summary_independent_of_pixel_count(det):
+    """A 12 MP-like photo and a small copy give the same summary (computed at the working size)."""
+    # Features of the same relative size in both copies (as with one scene shot at two resolutions).
+    big = cv2.resize(half_blurred(240, 320), (1280, 960), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    small = cv2.resize(big, (320, 240), interpolation=cv2.INTER_AREA)
+    s_big, s_small = det.predict(big).summary(), det.predict(small).summary()
+    assert abs(s_big["degree"] - s_small["degree"]) < 0.01
+    assert abs(s_big["blurred_fraction"] - s_small["blurred_fraction"]) < 0.01
+    assert s_big["dominant_kind"] == s_small["dominant_kind"]
+
+
+def test_full_size_false_stops_at_working_size(det):
+    img = half_blurred(960, 1280)
+    fast = det.predict(img, full_size=False)
+    assert fast.blur.shape == (96, 128) and not fast.full_size
+    assert fast.summary() == det.predict(img).summary()
+
+
+def test_guided_upsampling_follows_the_photo_edge():
+    """A step edge in the photo at a position the low-resolution map cannot represent: guided upsampling puts the
+    map's transition on the photo's edge, bilinear does not."""
+    H, W, s = 64, 512, 8
+    photo = np.zeros((H, W), np.float32)
+    photo[:, 203:] = 1.0  # edge at x = 203, not on the 8-px grid
+    low_guide = cv2.resize(photo, (W // s, H // s), interpolation=cv2.INTER_AREA)
+    low_map = low_guide.copy()  # the map's transition is as soft as the low-res guide's
+    bilinear = cv2.resize(low_map, (W, H), interpolation=cv2.INTER_LINEAR)
+    guided = np.clip(guided_upsample(low_map, low_guide, photo, radius=2, eps=1e-4), 0, 1)
+    err_guided = np.abs(guided - photo).mean()
+    err_bilinear = np.abs(bilinear - photo).mean()
+    assert err_guided < 0.25 * err_bilinear, (err_guided, err_bilinear)
+    # Row-strip evaluation equals the whole-image one.
+    part = guided_upsample(low_map, low_guide, photo, radius=2, eps=1e-4, rows=slice(10, 30))
+    np.testing.assert_allclose(np.clip(part, 0, 1), guided[10:30], atol=1e-5)
+
+
+def test_strips_match_whole(det, monkeypatch):
+    import blurtool.inference as inf
+
+    img = half_blurred(300, 400)
+    whole = det.predict(img)
+    monkeypatch.setattr(inf, "_STRIP_PIXELS", 400 * 7)  # 7-row strips
+    strips = det.predict(img)
+    np.testing.assert_allclose(strips.blur, whole.blur, atol=1e-5)
+    np.testing.assert_array_equal(strips.kind, whole.kind)
+
+
+def test_predict_many_batches_and_paths(det, tmp_path):
+    from blurtool.io import write_image
+
+    imgs = [half_blurred(240, 320), textured(240, 320, 1), half_blurred(120, 160)]
+    paths = []
+    for i, im in enumerate(imgs):
+        paths.append(tmp_path / f"{i}.png")
+        write_image(paths[-1], im)
+    (tmp_path / "bad.png").write_text("no")
+    det.model.seen_shapes.clear()
+    out = list(det.predict_many([paths[0], paths[1], tmp_path / "bad.png", paths[2]], batch_size=4,
+                                return_errors=True))
+    assert isinstance(out[2], InputError) and "bad.png" in str(out[2])
+    assert [r.blur.shape for r in out if isinstance(r, BlurResult)] == [(240, 320), (240, 320), (120, 160)]
+    assert det.model.seen_shapes[0] == (2, 3, 96, 128)  # the first two share a shape: one batch
+    from blurtool.io import read_image
+
+    for r, p in zip([out[0], out[1], out[3]], paths):
+        np.testing.assert_allclose(r.blur, det.predict(read_image(p)).blur, atol=1e-5)
+    with pytest.raises(InputError):
+        list(det.predict_many([tmp_path / "bad.png"]))
+
+
+def test_threshold_and_bad_inputs(det):
+    res = BlurDetector(FakeNet(), CARD, device="cpu", threshold=0.99).predict(half_blurred())
+    assert res.threshold == 0.99 and res.summary()["blurred_fraction"] < det.predict(half_blurred()).summary()[
+        "blurred_fraction"]
+    with pytest.raises(InputError, match=r"\(H, W, 3\)"):
+        det.predict(np.zeros((10, 10), np.float32))
+    with pytest.raises(InputError, match="threshold"):
+        BlurDetector(FakeNet(), CARD, device="cpu", threshold=1.5)
