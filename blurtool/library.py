@@ -47,7 +47,7 @@ class RankRecord:
     scores: BlurScores
     verdict: Verdict
     reason: str
-    height: int  # of the photo as displayed (EXIF orientation applied); of the decoded copy if reduced
+    height: int  # of the photo as displayed (EXIF orientation applied), from its header
     width: int
     mini: np.ndarray | None = field(default=None, repr=False)  # uint8 blur map, long side MINI (255 = blurred)
     cached: bool = False
@@ -82,9 +82,22 @@ def _detector_attr(detector, *names, default=None):
     return default
 
 
+def weights_sha256(detector) -> str:
+    """sha256 of the detector's weights file (hashed once per run: ~20 ms for a 10 MB file)."""
+    sha = _detector_attr(detector, "sha256", "weights_sha256")
+    if sha is None:
+        card = getattr(detector, "card", None)
+        path = card.get("path") if isinstance(card, dict) else None
+        if path and Path(path).is_file():
+            from blurtool.weights import sha256_of
+
+            sha = sha256_of(Path(path))
+    return str(sha or "unknown")
+
+
 def model_key(detector, threshold: float) -> str:
     """What cached scores depend on besides the photo: weights, threshold, working size, score definitions."""
-    sha = _detector_attr(detector, "sha256", "weights_sha256", default="unknown")
+    sha = weights_sha256(detector)
     ws = _detector_attr(detector, "working_size", default="?")
     return f"{sha}|t={threshold:.4f}|ws={ws}|grid={GRID}|v={SCORES_VERSION}"
 
@@ -110,10 +123,12 @@ def _record_from_cache(path: Path, data: dict, mini, rules: RankRules) -> RankRe
 
 
 def _predict(detector, images: list[np.ndarray]) -> list:
+    # full_size=False: the scores use the working-size map, so BlurDetector skips its guided upsampling to the
+    # photo's full size (the costliest step after the network for a 12 MP photo).
     many = getattr(detector, "predict_many", None)
     if many is not None and len(images) > 1:
-        return list(many(images))
-    return [detector.predict(im) for im in images]
+        return list(many(images, full_size=False, batch_size=len(images)))
+    return [detector.predict(im, full_size=False) for im in images]
 
 
 def iter_rank(
@@ -134,7 +149,7 @@ def iter_rank(
     ``ScoreCache`` (keyed by :func:`model_key`). A ``BlurtoolError`` while reading a photo gives a Failure; other
     exceptions are bugs and propagate.
     """
-    from blurtool.io import read_image
+    from blurtool.io import image_size, read_image
 
     rules = rules or RankRules()
     if threshold is None:
@@ -157,7 +172,7 @@ def iter_rank(
 
     def decode(p: Path):
         try:
-            return read_image(p, min_size=min_size)
+            return read_image(p, min_size=min_size), image_size(p)
         except BlurtoolError as e:
             return Failure(p, str(e))
 
@@ -177,25 +192,25 @@ def iter_rank(
 
         refill()
         while queue:
-            batch: list[tuple[Path, np.ndarray]] = []
+            batch: list[tuple[Path, np.ndarray, tuple[int, int]]] = []
             while queue and len(batch) < batch_size:
                 p, fut = queue.popleft()
-                img = fut.result()
+                got = fut.result()
                 refill()
-                if isinstance(img, Failure):
-                    yield img
+                if isinstance(got, Failure):
+                    yield got
                 else:
-                    batch.append((p, img))
+                    batch.append((p, *got))
             if not batch:
                 continue
             try:
-                results = _predict(detector, [im for _, im in batch])
+                results = _predict(detector, [im for _, im, _ in batch])
             except BlurtoolError as e:
-                for p, _ in batch:
+                for p, _, _ in batch:
                     yield Failure(p, str(e))
                 continue
-            for (p, im), res in zip(batch, results):
-                rec = record_from_maps(p, res.blur, res.kind, threshold, rules, im.shape[:2])
+            for (p, _, size), res in zip(batch, results):
+                rec = record_from_maps(p, res.blur, res.kind, threshold, rules, size)
                 if cache is not None:
                     cache.put(p, {"scores": rec.scores.to_dict(), "height": rec.height, "width": rec.width},
                               rec.mini)
@@ -210,12 +225,16 @@ class RankRun:
 
 def rank_photos(paths: Sequence[Path | str], detector, **kwargs) -> RankRun:
     """Rank every photo (see :func:`iter_rank` for the arguments); records in input order."""
+    positions: dict[str, deque] = {}
+    for i, p in enumerate(paths):
+        positions.setdefault(str(Path(p)), deque()).append(i)
     recs, fails = [], []
     for r in iter_rank(paths, detector, **kwargs):
-        (fails if isinstance(r, Failure) else recs).append(r)
-    order = {str(Path(p)): i for i, p in enumerate(paths)}
-    recs.sort(key=lambda r: order.get(str(r.path), len(order)))
-    return RankRun(recs, fails)
+        if isinstance(r, Failure):
+            fails.append(r)
+        else:
+            recs.append((positions[str(r.path)].popleft(), r))
+    return RankRun([r for _, r in sorted(recs, key=lambda x: x[0])], fails)
 
 
 def sort_records(records: Iterable[RankRecord], by: SortKey | str = SortKey.degree, reverse: bool = False):

@@ -23,7 +23,7 @@ class FakeDetector:
     def __init__(self):
         self.calls = 0
 
-    def predict(self, image):
+    def predict(self, image, full_size=True):
         self.calls += 1
         blur = np.ascontiguousarray(image[..., 0], dtype=np.float32)
         kind = np.where(blur >= 0.5, np.where(image[..., 1] > 0.5, 2, 1), 0).astype(np.uint8)
