@@ -20,8 +20,10 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
+
+# OpenCV is imported inside the functions: the CLI imports this package for its option defaults, and
+# `blurtool --help` must not pay for loading OpenCV.
 
 from blurtool.errors import InputError
 from blurtool.ops.deconvolution import DeconvolutionConfig, deconvolve
@@ -90,6 +92,7 @@ def _check_image(image: np.ndarray) -> np.ndarray:
 def hard_region(blur: np.ndarray, kind: np.ndarray | None = None, which: str = "any", threshold: float = 0.5,
                 min_area: float = 0.002) -> np.ndarray:
     """Bool (H, W) blurred region: ``blur >= threshold`` (and of kind ``which``), without tiny islands and holes."""
+    import cv2
     if which not in KINDS:
         raise InputError(f"kind must be one of {', '.join(KINDS)}, got {which!r}")
     blur = np.asarray(blur, np.float32)
@@ -117,6 +120,7 @@ def hard_region(blur: np.ndarray, kind: np.ndarray | None = None, which: str = "
 
 def soft_mask(region: np.ndarray, feather: int) -> np.ndarray:
     """Feathered float mask: a linear ramp of width ``feather`` centred on the region's edge, exactly 0/1 beyond."""
+    import cv2
     region = np.asarray(region, bool)
     if feather <= 0 or not region.any() or region.all():
         return region.astype(np.float32)
@@ -166,6 +170,7 @@ def _box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int]:
 
 
 def _gray(img: np.ndarray) -> np.ndarray:
+    import cv2
     return cv2.cvtColor(img.astype(np.float32), cv2.COLOR_RGB2GRAY).astype(np.float64)
 
 
@@ -176,6 +181,7 @@ def estimate_region_kernel(image: np.ndarray, region: np.ndarray, ksize: int, mo
     The region's bounding box is converted to gray and downscaled so its longer side is at most ``max_side``; the
     kernel found there is resampled back to full resolution (bounded cost on multi-megapixel photos).
     """
+    import cv2
     if model not in ("free", "disk"):
         raise InputError(f"kernel model must be 'free' or 'disk', got {model!r}")
     y0, y1, x0, x1 = _box(region, ksize)
@@ -299,6 +305,8 @@ def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
 
 def ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     """SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03) on luma, mean over ``mask``."""
+    import cv2
+
     x = _gray(a) if np.ndim(a) == 3 else np.asarray(a, np.float64)
     y = _gray(b) if np.ndim(b) == 3 else np.asarray(b, np.float64)
     c1, c2 = 0.01**2, 0.03**2

@@ -21,8 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+# OpenCV is imported inside the functions: the CLI imports this package for its option defaults, and
+# `blurtool --help` must not pay for loading OpenCV.
 
 
 # --------------------------------------------------------------------------------------------- FFT helpers
@@ -71,6 +73,7 @@ def disk_kernel(radius: float, size: int | None = None) -> np.ndarray:
 
 def motion_kernel(points: list[tuple[float, float]] | np.ndarray, size: int, thickness: int = 1) -> np.ndarray:
     """Motion kernel drawn along a polyline given in kernel-centred pixel coordinates (x, y), normalised."""
+    import cv2
     ss = 4
     canvas = np.zeros((size * ss, size * ss), np.float32)
     c = size // 2
@@ -87,6 +90,7 @@ def center_kernel(k: np.ndarray) -> np.ndarray:
 
     An off-centre kernel would deconvolve the region into a shifted image and tear it at the mask border.
     """
+    import cv2
     k = np.clip(k, 0, None)
     s = k.sum()
     if s <= 0:
@@ -117,6 +121,7 @@ def kernel_similarity(k1: np.ndarray, k2: np.ndarray) -> float:
 
 def resize_kernel(k: np.ndarray, size: int) -> np.ndarray:
     """Resample a kernel to ``size`` x ``size`` (odd), keeping it centred, non-negative and normalised."""
+    import cv2
     if k.shape[0] == size:
         return k
     out = cv2.resize(k.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float64)
@@ -133,6 +138,7 @@ def _clean_kernel(k: np.ndarray, rel_thresh: float) -> np.ndarray:
     Thresholding first lets the component test see the speckles that masked least squares scatters over the
     kernel window as separate blobs instead of one 8-connected carpet.
     """
+    import cv2
     k = np.clip(k, 0, None)
     if k.sum() <= 0:
         return k
@@ -271,6 +277,7 @@ class KernelEstimationConfig:
 
 
 def _downscale(img: np.ndarray, scale: float) -> np.ndarray:
+    import cv2
     if scale == 1.0:
         return img
     h, w = img.shape[:2]
@@ -280,6 +287,7 @@ def _downscale(img: np.ndarray, scale: float) -> np.ndarray:
 
 def _region_weight(mask: np.ndarray, ksize: int) -> np.ndarray:
     """Pixels whose whole kernel footprint lies inside the blurred region (1) — the only ones that vote."""
+    import cv2
     m = (mask > 0.5).astype(np.uint8)
     r = ksize // 2 + 1
     if r > 0:
