@@ -98,8 +98,8 @@ def _open_header(path: Path, max_pixels: int | None) -> Image.Image:
         raise InputError(f"{path}: not a {_FORMAT_NAMES} image (unrecognised or corrupt header)") from None
     except PermissionError:
         raise InputError(f"{path}: cannot read (permission denied)") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e})") from None
+    except OSError as e:  # e.g. "Truncated File Read": the file ends inside its header
+        raise InputError(f"{path}: truncated or corrupt image data ({e})") from None
     w, h = im.size
     if w <= 0 or h <= 0:
         im.close()

@@ -1,0 +1,151 @@
+"""`blurtool detect` end to end through CliRunner, with a small randomly initialised BlurNet saved as a real
+weights file (the plumbing is under test here, not the network's quality)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from blurtool.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    import torch
+
+    from blurtool.model import create_model
+    from blurtool.weights import save_weights
+
+    torch.manual_seed(0)
+    model = create_model("blurnet")
+    path = tmp_path_factory.mktemp("w") / "tiny.pt"
+    save_weights(path, model, {"threshold": 0.5, "working_size": 96, "classes": ["sharp", "defocus", "motion"]})
+    return path
+
+
+@pytest.fixture
+def photo(tmp_path):
+    rng = np.random.default_rng(0)
+    img = cv2.resize(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8), (200, 150), interpolation=cv2.INTER_NEAREST)
+    img[:, 100:] = cv2.GaussianBlur(img, (0, 0), 3)[:, 100:]
+    p = tmp_path / "photo.jpg"
+    cv2.imwrite(str(p), img)
+    return p
+
+
+def invoke(*args):
+    return runner.invoke(app, ["detect", *map(str, args)])
+
+
+def test_detect_writes_all_outputs(weights, photo, tmp_path):
+    out = tmp_path / "out"
+    r = invoke(photo, "--weights", weights, "--out", out, "--device", "cpu", "--save", "blur,kind,overlay,npy")
+    assert r.exit_code == 0, r.output
+    blur = cv2.imread(str(out / "photo.blur.png"), cv2.IMREAD_UNCHANGED)
+    labels = cv2.imread(str(out / "photo.labels.png"), cv2.IMREAD_UNCHANGED)
+    kind = cv2.imread(str(out / "photo.kind.png"))[..., ::-1]
+    overlay = cv2.imread(str(out / "photo.overlay.jpg"))
+    npy = np.load(out / "photo.blur.npy")
+    assert blur.dtype == np.uint8 and blur.shape == (150, 200)  # full size, grey
+    assert labels.shape == kind.shape[:2] == overlay.shape[:2] == npy.shape == (150, 200)
+    assert set(np.unique(labels)) <= {0, 1, 2}
+    np.testing.assert_array_equal(kind[labels == 0], 0)
+    np.testing.assert_allclose(blur, np.round(npy * 255), atol=1)
+    # Labels agree with the map and the card's threshold (0.5).
+    assert ((labels > 0) == (npy >= 0.5)).mean() > 0.999
+    assert "photo.jpg" in r.stdout and "dominant" in r.stdout
+
+
+def test_detect_json_and_defaults(weights, photo):
+    r = invoke(photo, "--weights", weights, "--json", "--threshold", "0.3")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)
+    assert rec["status"] == "ok" and rec["threshold"] == 0.3 and rec["width"] == 200
+    assert sorted(rec["outputs"]) == ["blur", "kind", "labels", "overlay"]
+    for key in ("blurred_fraction", "defocus_fraction", "motion_fraction", "degree"):
+        assert 0.0 <= rec[key] <= 1.0
+    assert rec["dominant_kind"] in ("sharp", "defocus", "motion")
+    assert abs(rec["blurred_fraction"] - rec["defocus_fraction"] - rec["motion_fraction"]) < 1e-9
+    # Outputs exist now: skipped without --overwrite.
+    r = invoke(photo, "--weights", weights, "--json")
+    assert json.loads(r.stdout)["status"] == "skipped"
+
+
+def test_bad_save_choice(weights, photo):
+    r = invoke(photo, "--weights", weights, "--save", "blur,colour")
+    assert r.exit_code == 2 and "colour" in r.output
+
+
+def _bad_files(tmp_path):
+    """Every kind of bad input, each with the words its error message must contain."""
+    good = cv2.imencode(".jpg", np.full((120, 160, 3), 128, np.uint8))[1].tobytes()
+    png = cv2.imencode(".png", np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8))[1]
+    png = png.tobytes()
+    cases = {}
+    cases["missing.jpg"] = ("not found", None)
+    (tmp_path / "folder").mkdir()
+    cases["folder"] = ("is a directory", None)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    cases["empty.jpg"] = ("empty", None)
+    (tmp_path / "trunc.jpg").write_bytes(good[: len(good) // 2])
+    cases["trunc.jpg"] = ("truncated or corrupt", None)
+    (tmp_path / "trunc.png").write_bytes(png[: len(png) // 2])
+    cases["trunc.png"] = ("truncated or corrupt", None)
+    (tmp_path / "text.jpg").write_text("hello, I am not a photo\n")
+    cases["text.jpg"] = ("not a JPEG", None)
+    from PIL import Image
+
+    Image.new("1", (20000, 15000)).save(tmp_path / "huge.png")  # 300 MP claimed by a ~40 KB file
+    cases["huge.png"] = ("too large", None)
+    return cases
+
+
+def test_every_bad_input_is_one_line_and_batch_goes_on(weights, photo, tmp_path):
+    cases = _bad_files(tmp_path)
+    args = [tmp_path / name for name in cases] + [photo]
+    r = invoke(*args, "--weights", weights, "--json")
+    assert r.exit_code == 1
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    by_photo = {rec["photo"]: rec for rec in lines}
+    assert by_photo[str(photo)]["status"] == "ok"  # the good photo was processed despite the bad ones
+    assert (tmp_path / "photo.blur.png").exists()
+    err_lines = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(err_lines) == len(cases)
+    assert f"{len(cases)} of {len(cases) + 1} inputs failed" in r.stderr
+    for name, (words, _) in cases.items():
+        path = str(tmp_path / name)
+        assert by_photo[path]["status"] == "failed"
+        line = next(line for line in err_lines if f" {path}: " in line)
+        assert words in line, line
+    assert "Traceback" not in r.output
+
+
+def test_unwritable_output_folder(weights, photo, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    r = invoke(photo, "--weights", weights, "--out", blocker / "maps")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: ") and str(blocker / "maps") in r.stderr and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage that is not a torch file", "truncated"])
+def test_bad_weights_file(weights, photo, tmp_path, content):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(weights.read_bytes()[:5000] if content == "truncated" else content)
+    r = invoke(photo, "--weights", bad)
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"error: {bad}: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "Traceback" not in r.output
+    r = invoke(photo, "--weights", tmp_path / "nope.pt")
+    assert r.exit_code == 1 and "not found" in r.stderr
+
+
+def test_bad_device(weights, photo):
+    r = invoke(photo, "--weights", weights, "--device", "tpu")
+    assert r.exit_code == 1 and "unknown device" in r.stderr
