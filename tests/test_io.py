@@ -155,9 +155,9 @@ def test_bad_inputs_are_named_with_reason(tmp_path):
 
 
 def test_pixel_limit_is_checked_before_decoding(tmp_path, monkeypatch):
-    # A header claiming 300 MP (a 1-bit PNG of 20000 x 15000 is only ~35 KB): must be refused without decoding,
-    # including above Pillow's own decompression-bomb limit (~179 MP), which we replace by ours.
-    Image.new("1", (20000, 15000)).save(tmp_path / "bomb.png")
+    # A header claiming 300 MP: must be refused without decoding, including above Pillow's own
+    # decompression-bomb limit (~179 MP), which we replace by ours.
+    (tmp_path / "bomb.png").write_bytes(png_claiming(20000, 15000))
 
     def no_decode(*a, **k):
         raise AssertionError("decoded despite the pixel limit")
@@ -244,3 +244,16 @@ def test_iter_images(tmp_path):
     assert isinstance(got[1], BadInput) and "no image files match" in got[1].reason
     assert isinstance(got[2], BadInput) and "not found" in got[2].reason
     assert str(got[2].error()).startswith(str(tmp_path / "missing.jpg"))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels but that carries almost no data: a decompression bomb's
+    header, enough to test that the pixel limit is applied before decoding."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")

@@ -99,9 +99,7 @@ def _bad_files(tmp_path):
     cases["trunc.png"] = ("truncated or corrupt", None)
     (tmp_path / "text.jpg").write_text("hello, I am not a photo\n")
     cases["text.jpg"] = ("not a JPEG", None)
-    from PIL import Image
-
-    Image.new("1", (20000, 15000)).save(tmp_path / "huge.png")  # 300 MP claimed by a ~40 KB file
+    (tmp_path / "huge.png").write_bytes(png_claiming(20000, 15000))  # 300 MP claimed by a 100-byte file
     cases["huge.png"] = ("too large", None)
     return cases
 
@@ -149,3 +147,16 @@ def test_bad_weights_file(weights, photo, tmp_path, content):
 def test_bad_device(weights, photo):
     r = invoke(photo, "--weights", weights, "--device", "tpu")
     assert r.exit_code == 1 and "unknown device" in r.stderr
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels but that carries almost no data: a decompression bomb's
+    header, enough to test that the pixel limit is applied before decoding."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
