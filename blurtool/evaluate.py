@@ -179,7 +179,15 @@ class EvalReport:
         return rows
 
     def to_dict(self, per_image: bool = True) -> dict:
-        d = {"data_dir": self.data_dir, "threshold": self.threshold, "all": self.overall, **self.groups}
+        """JSON-ready: summaries rounded to 6 decimals, optionally the per-image figures."""
+        groups = {"all": self.overall, **self.groups}
+        d = {"data_dir": self.data_dir, "threshold": self.threshold}
+        d.update(
+            {
+                g: {k: round(v, 6) if isinstance(v, float) else v for k, v in s.items()}
+                for g, s in groups.items()
+            }
+        )
         if per_image:
             d["images"] = self.per_image()
         return d
