@@ -146,13 +146,13 @@ def _render_table(records, start_rank: int = 1) -> None:
     stdout_console().print(t)
 
 
-def _write_csv(path: Path, records) -> None:
+def _write_csv(path: Path, records, placed: dict) -> None:
     import csv
     import io
     import tempfile
 
     buf = io.StringIO()
-    rows = [{"rank": i, **r.to_json()} for i, r in enumerate(records, 1)]
+    rows = [{"rank": i, **r.to_json(), "sorted_to": str(placed.get(r.path, ""))} for i, r in enumerate(records, 1)]
     fields = list(rows[0]) if rows else ["rank", "path", "verdict"]
     w = csv.DictWriter(buf, fieldnames=fields)
     w.writeheader()
@@ -171,7 +171,7 @@ def _write_csv(path: Path, records) -> None:
         raise
 
 
-def _write_sheet(path: Path, records, columns: int, thumb: int, err) -> None:
+def _write_sheet(path: Path, records, columns: int, thumb: int, err, placed: dict) -> None:
     import numpy as np
 
     from blurtool.errors import BlurtoolError
@@ -185,13 +185,14 @@ def _write_sheet(path: Path, records, columns: int, thumb: int, err) -> None:
             records = records[:cap]
     tiles = []
     for i, r in enumerate(records, 1):
+        where = placed.get(r.path, r.path)
         try:
-            img = read_image(r.path, min_size=thumb)
+            img = read_image(where, min_size=thumb)
         except BlurtoolError:
             img = np.full((thumb * 3 // 4, thumb, 3), 0.2, np.float32)  # moved or deleted since: a grey tile
         img8 = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
         tiles.append(Tile(img8, r.mini, f"#{i} S={r.scores.degree:.2f}", r.verdict.value, r.path.name,
-                          relative_href(r.path, path)))
+                          relative_href(where, path)))
     n = write_sheet(path, tiles, columns=columns, thumb=thumb)
     err.print(f"contact sheet: {path} ({n} photos)")
 
@@ -365,22 +366,28 @@ def register(app: typer.Typer) -> None:
 
         ordered = sort_records(records, by.value, reverse)
         shown = ordered[:top] if top is not None else ordered
+        # Sorting into folders comes before the outputs, so that they can say where each photo went (and the
+        # contact sheet links to, and reads thumbnails from, the photos' new places).
+        placed: dict = {}
+        if dest is not None and records:
+            sort_failures, placed = _sort_into(dest, "move" if move is not None else "copy", ordered,
+                                               degree_threshold, dry_run, log, err)
+            failures += sort_failures
         if json_output:
             import json
 
             for i, r in enumerate(shown, 1):
-                sys.stdout.write(json.dumps({"rank": i, **r.to_json()}) + "\n")
+                row = {"rank": i, **r.to_json()}
+                if r.path in placed:
+                    row["sorted_to"] = str(placed[r.path])
+                sys.stdout.write(json.dumps(row) + "\n")
             sys.stdout.flush()
         else:
             _render_table(shown)
         if csv_path is not None:
-            _write_csv(csv_path, shown)
+            _write_csv(csv_path, shown, placed)
         if sheet is not None and shown:
-            _write_sheet(sheet, shown, sheet_columns, sheet_thumb, err)
-
-        if dest is not None and records:
-            failures += _sort_into(dest, "move" if move is not None else "copy", ordered, degree_threshold,
-                                   dry_run, log, err)
+            _write_sheet(sheet, shown, sheet_columns, sheet_thumb, err, placed)
 
         if failures:
             err.print(f"[bold red]{len(failures)} input(s) failed:[/]")
@@ -389,7 +396,8 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
-def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, log: Path | None, err) -> list[str]:
+def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, log: Path | None, err):
+    """Move/copy every record into dest/<group>/; -> (failure messages, {record path: new path})."""
     from collections import Counter
 
     from rich.markup import escape
@@ -398,6 +406,8 @@ def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, 
     from blurtool.ops.library_sort import execute_sort, plan_sort
 
     plan = plan_sort(sort_groups(records, degree_threshold), dest)
+    # plan_sort works on absolute paths; records keep the paths as given.
+    given = {r.path.absolute(): r.path for r in records}
     if log is None:
         log = dest / f"blurtool-rank-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     verb = {"move": "moved", "copy": "copied"}[mode]
@@ -405,7 +415,7 @@ def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, 
         for t in plan:
             err.print(f"would {mode} {escape(str(t.src))} -> {escape(str(t.dst))}")
         err.print(f"dry run: {len(plan)} photo(s) would be {verb}; nothing changed")
-        return []
+        return [], {}
     if log.exists() and not log.is_file():
         raise OutputError(f"{log}: --log must be a file")
     rep = execute_sort(plan, mode, log)
@@ -416,5 +426,7 @@ def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, 
     if rep.interrupted:
         err.print(f"[bold red]interrupted[/]: {len(plan) - len(rep.done) - len(rep.failed)} photo(s) not {verb}; "
                   "the log covers everything that was done")
-    return [f"{src}: cannot {mode} ({why})" for src, why in rep.failed] + (
-        ["interrupted by Ctrl-C"] if rep.interrupted else [])
+    fails = [f"{src}: cannot {mode} ({why})" for src, why in rep.failed]
+    if rep.interrupted:
+        fails.append(f"interrupted by Ctrl-C before all photos were {verb}")
+    return fails, {given.get(t.src, t.src): t.dst for t in rep.done}

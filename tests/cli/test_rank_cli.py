@@ -73,6 +73,7 @@ def test_move_dry_run_then_move_then_undo(tmp_path, fake):
     assert r.exit_code == 0, r.output
     for verdict, p in lib.items():
         assert (tmp_path / "sorted" / verdict / p.name).is_file() and not p.exists()
+    assert {Path(x["sorted_to"]).parent.name for x in lines(r)} == set(lib)
     r = run("--undo", log)
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "lib").iterdir()) == before and not (tmp_path / "sorted").exists()
@@ -116,6 +117,14 @@ def test_sheet(tmp_path, fake):
     assert (tmp_path / "sheet.html").read_text().count("<figure") == 4
     r = run(tmp_path / "lib", "--sheet", tmp_path / "sheet.jpg", "--sheet-thumb", "64", "--json")
     assert r.exit_code == 0 and (tmp_path / "sheet.jpg").stat().st_size > 1000
+
+
+def test_sheet_after_move_shows_the_moved_photos(tmp_path, fake):
+    library(tmp_path / "lib")
+    r = run(tmp_path / "lib", "--move", tmp_path / "out", "--sheet", tmp_path / "sheet.html", "--json")
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "sheet.html").read_text()
+    assert 'href="out/bad-blur/shake.png"' in html
 
 
 def test_no_recursive_takes_only_the_top_level(tmp_path, fake):

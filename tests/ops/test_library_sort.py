@@ -145,3 +145,42 @@ def test_bad_inputs(lib):
         plan_sort([(lib / "photos" / "a.jpg", "../x")], lib / "out")
     with pytest.raises(InputError):
         execute_sort([], "delete", lib / "log.jsonl")
+
+
+def test_ctrl_c_stops_between_photos_and_leaves_an_undoable_log(lib):
+    before = snapshot(lib)
+    p = lib / "photos"
+    log = lib / "log.jsonl"
+    plan = plan_sort([(p / "a.jpg", "bad"), (p / "sub" / "a.jpg", "bad"), (p / "b.jpg", "good")], lib / "out")
+
+    def interrupt(done):
+        raise KeyboardInterrupt  # as if Ctrl-C came right after the first photo
+
+    rep = execute_sort(plan, "move", log, on_done=interrupt)
+    assert rep.interrupted and len(rep.done) == 1
+    assert not (p / "a.jpg").exists() and (p / "b.jpg").exists()
+    assert undo(log).restored
+    after = snapshot(lib)
+    after.pop("log.jsonl")
+    assert after == before
+
+
+def test_sigint_during_a_move_is_held_until_the_move_is_complete(lib, monkeypatch):
+    import signal
+
+    import blurtool.ops.library_sort as ls
+
+    real = ls._move_one
+
+    def move_with_sigint(src, dst, log, op_id):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives in the middle of the operation
+        real(src, dst, log, op_id)
+
+    monkeypatch.setattr(ls, "_move_one", move_with_sigint)
+    p = lib / "photos"
+    log = lib / "log.jsonl"
+    rep = execute_sort(plan_sort([(p / "a.jpg", "bad"), (p / "b.jpg", "bad")], lib / "out"), "move", log)
+    assert rep.interrupted and len(rep.done) == 1
+    assert (lib / "out" / "bad" / "a.jpg").read_bytes() == b"A" and not (p / "a.jpg").exists()
+    assert [json.loads(x)["state"] for x in log.read_text().splitlines() if "state" in x] == ["begin", "done"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
