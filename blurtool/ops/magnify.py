@@ -57,8 +57,8 @@ class MagnifyOptions:
     # it is what turns point lights into visible bokeh discs. 0 disables it.
     highlight_gain: float = 3.0
     # Layers with a larger radius are blurred at a reduced scale (disk radius <= this many px after scaling):
-    # keeps 12 MP photos at a few seconds per layer while discs stay crisp.
-    max_kernel_radius: int = 24
+    # keeps the cost per layer low on 12 MP photos while a disc's rim stays within ~1/12 of its radius.
+    max_kernel_radius: int = 12
 
 
 def parse_strength(text: str) -> tuple[float, float | None]:
@@ -87,10 +87,24 @@ def max_radius(options: MagnifyOptions, height: int, width: int) -> float:
     return options.strength * math.hypot(height, width)
 
 
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB decoding."""
-    x = np.asarray(x, np.float32)
+def _srgb_decode(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+_DECODE_LUT: np.ndarray | None = None
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 sRGB decoding (input clipped to [0, 1]).
+
+    Through a 65536-entry table (error < 2e-5): a float power over a 12 MP photo costs seconds, a table look-up
+    a tenth of that."""
+    global _DECODE_LUT
+    if _DECODE_LUT is None:
+        _DECODE_LUT = _srgb_decode(np.linspace(0.0, 1.0, 65536, dtype=np.float64)).astype(np.float32)
+    x = np.asarray(x, np.float32)
+    idx = np.clip(x, 0.0, 1.0) * np.float32(65535.0) + np.float32(0.5)
+    return _DECODE_LUT[idx.astype(np.uint16)]
 
 
 def linear_to_srgb(x: np.ndarray) -> np.ndarray:
@@ -112,17 +126,36 @@ def disk_kernel(radius: float) -> np.ndarray:
     return (k / k.sum()).astype(np.float32)
 
 
-def _disk_blur(stack: np.ndarray, radius: float, max_kernel_radius: int) -> np.ndarray:
-    """Disk blur of a (H, W, C) float32 stack; large radii are blurred on a downscaled copy."""
+def _disk_blur_at(stack: np.ndarray, radius: float, max_kernel_radius: int, idx: np.ndarray) -> np.ndarray:
+    """Disk blur of a (H, W, C) float32 stack, evaluated only at the pixels of flat indices idx: (N, C).
+
+    Large radii are blurred on a downscaled copy (the disk stays max_kernel_radius px or less there) and the
+    wanted pixels are sampled from it bilinearly, so no full-size copy of a blurred layer is ever made."""
     import cv2
 
-    h, w = stack.shape[:2]
+    h, w, c = stack.shape
     scale = min(1.0, max_kernel_radius / radius)
-    if scale < 1.0:
-        small = cv2.resize(stack, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        out = cv2.filter2D(small, -1, disk_kernel(radius * scale), borderType=cv2.BORDER_REFLECT)
-        return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR).reshape(stack.shape)
-    return cv2.filter2D(stack, -1, disk_kernel(radius), borderType=cv2.BORDER_REFLECT).reshape(stack.shape)
+    if scale == 1.0:
+        out = cv2.filter2D(stack, -1, disk_kernel(radius), borderType=cv2.BORDER_REFLECT)
+        return out.reshape(-1, c)[idx]
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    small = cv2.resize(stack, (sw, sh), interpolation=cv2.INTER_AREA)
+    small = cv2.filter2D(small, -1, disk_kernel(radius * scale), borderType=cv2.BORDER_REFLECT)
+    ys, xs = np.divmod(idx, w)
+    # Pixel centres of the full image in the small image's coordinates (cv2.resize's half-pixel convention).
+    mx = ((xs + 0.5) * (sw / w) - 0.5).astype(np.float32)
+    my = ((ys + 0.5) * (sh / h) - 0.5).astype(np.float32)
+    out = np.empty((len(idx), c), np.float32)
+    # cv2.remap's maps are images whose sides must stay below 32767: sample in chunks laid out 1024 wide.
+    chunk, width = 1 << 20, 1024
+    for i in range(0, len(idx), chunk):
+        n = min(chunk, len(idx) - i)
+        pad = (-n) % width
+        mxc = np.pad(mx[i:i + n], (0, pad)).reshape(-1, width)
+        myc = np.pad(my[i:i + n], (0, pad)).reshape(-1, width)
+        sampled = cv2.remap(small, mxc, myc, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out[i:i + n] = sampled.reshape(-1, c)[:n]
+    return out
 
 
 def magnify_blur(
@@ -159,7 +192,8 @@ def magnify_blur(
         # Highlights near sRGB 1.0 were clipped by the camera: boost them (smoothly from linear 0.8) so that
         # once spread over a disk they stay bright, as real point lights do.
         peak = lin.max(axis=2, keepdims=True)
-        lin = lin * (1.0 + o.highlight_gain * np.clip((peak - 0.8) / 0.2, 0.0, 1.0) ** 2)
+        lin *= 1.0 + o.highlight_gain * np.clip((peak - 0.8) / 0.2, 0.0, 1.0) ** 2
+        del peak
 
     # Normalised convolution weighted by (1 - alpha): the background is blurred as if the subject were not in
     # front of it, so the subject's colours do not leak outward as a halo. Channel 3 carries the weights.
@@ -167,31 +201,44 @@ def magnify_blur(
     stack = np.concatenate([lin * weight, weight], axis=2)
     del weight
 
-    # Per-pixel position in the layer stack: 0 at sharp_below, `levels` at blur confidence 1.
+    # Only the pixels that change are computed (flat indices): sharp ones are copied from the input at the end.
+    idx = np.flatnonzero(moving)
+    # Position of each pixel in the layer stack: 0 at sharp_below, `levels` at blur confidence 1; it is
+    # interpolated linearly between layers k0 and k0 + 1.
     levels = min(o.levels, max(1, math.ceil(r_max)))  # no point in layers closer than ~1 px apart
     t = o.sharp_below
-    u = np.clip((blur.astype(np.float32) - t) / max(1.0 - t, 1e-6), 0.0, 1.0) * levels
+    u = np.clip((blur.reshape(-1)[idx].astype(np.float32) - t) / max(1.0 - t, 1e-6), 0.0, 1.0) * levels
+    k0 = np.minimum(np.floor(u), levels - 1).astype(np.int16)
+    # Sorted by layer, the pixels that use layer k (k0 = k - 1 or k) are one contiguous slice: no scattered
+    # indexing of millions of pixels per layer.
+    order = np.argsort(k0, kind="stable")
+    idx, k0 = idx[order], k0[order]
+    frac = (u[order] - k0).astype(np.float32)[:, None]
+    del u, order
+    starts = np.searchsorted(k0, np.arange(levels + 1))  # starts[j]: first pixel with k0 >= j
+    lin_m = lin.reshape(-1, 3)[idx]
+    del lin
 
-    background = np.zeros_like(lin)
+    background = np.zeros_like(lin_m)
     for k in range(levels + 1):
-        wk = np.clip(1.0 - np.abs(u - k), 0.0, 1.0)
-        if not wk.any():
+        sl = slice(starts[k - 1] if k > 0 else 0, starts[k + 1] if k < levels else len(idx))
+        if sl.start == sl.stop:
             continue
+        wk = np.where(k0[sl, None] == k, 1.0 - frac[sl], frac[sl])
         if k == 0:
-            layer = lin
+            layer = lin_m[sl]
         else:
-            blurred = _disk_blur(stack, r_max * k / levels, o.max_kernel_radius)
-            den = blurred[..., 3:]
+            blurred = _disk_blur_at(stack, r_max * k / levels, o.max_kernel_radius, idx[sl])
+            den = blurred[:, 3:]
             # Where the disk saw only subject (den ~ 0) the background is unknown; alpha ~ 1 hides it anyway.
-            layer = np.where(den > 1e-3, blurred[..., :3] / np.maximum(den, 1e-3), lin)
-        background += wk[..., None] * layer
+            layer = np.where(den > 1e-3, blurred[:, :3] / np.maximum(den, 1e-3), lin_m[sl])
+        background[sl] += wk * layer
     del stack
 
-    a = alpha.astype(np.float32)[..., None]
-    out_lin = a * srgb_to_linear(foreground) + (1.0 - a) * background
-    out = linear_to_srgb(out_lin)
-    # Sharp pixels stay bit-identical to the input (not merely close after the gamma round trip).
-    out[~moving] = image[~moving]
+    a = alpha.reshape(-1)[idx].astype(np.float32)[:, None]
+    fg_lin = srgb_to_linear(np.asarray(foreground, np.float32).reshape(-1, 3)[idx])
+    out = image.copy()  # sharp pixels stay bit-identical to the input, not merely close after a gamma round trip
+    out.reshape(-1, 3)[idx] = linear_to_srgb(a * fg_lin + (1.0 - a) * background)
     return out
 
 

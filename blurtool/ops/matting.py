@@ -188,13 +188,16 @@ def _upsample_alpha(image: np.ndarray, small: np.ndarray, alpha_small: np.ndarra
 
 
 def warm_up() -> float:
-    """Run pymatting once on a tiny image so that numba's compilation (or the loading of its cache) happens
-    before timing or batch work. Returns the seconds it took."""
+    """Import pymatting and run it once on a tiny image, so that numba's start-up cost is paid before timing or
+    batch work. Returns the seconds it took.
+
+    pymatting's kernels are numba functions with explicit signatures: they compile when pymatting is imported
+    (minutes on a slow CPU the first time; later runs load numba's on-disk cache in about a second)."""
     import time
 
+    t0 = time.perf_counter()
     from pymatting import estimate_alpha_cf, estimate_foreground_ml
 
-    t0 = time.perf_counter()
     rng = np.random.default_rng(0)
     img = rng.random((24, 24, 3))
     tri = np.full((24, 24), 0.5)
@@ -229,7 +232,8 @@ def matte(image: np.ndarray, blur: np.ndarray, options: MatteOptions | None = No
             f"alpha is {int(value)} everywhere",
         )
 
-    small = resize_to_pixels(image, o.max_pixels)
+    # Clipped: area resampling can overshoot 1 by a rounding error, which pymatting warns about.
+    small = np.clip(resize_to_pixels(image, o.max_pixels), 0.0, 1.0)
     blur_small = resize_to_pixels(blur.astype(np.float32), o.max_pixels)
     sh, sw = blur_small.shape
     band_px = max(1, round(o.band * float(np.hypot(sh, sw))))
