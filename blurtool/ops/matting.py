@@ -136,7 +136,9 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
 
 def _guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: float):
     """Linear coefficients (a, b) of the colour guided filter (He et al. 2013, Eq. 14), box-averaged.
-    Hand-written because opencv-python ships without the contrib module cv2.ximgproc."""
+    Hand-written because opencv-python ships without the contrib module cv2.ximgproc. Not the grey-guide filter of
+    blurtool.inference: a matte's edge is often a colour edge of little brightness contrast (a red flower on
+    green leaves), which only a colour guide sees."""
     import cv2
 
     I = guide.astype(np.float32)
