@@ -24,10 +24,10 @@ stems of each kind. Nothing is written to the repository. Experiments:
 from __future__ import annotations
 
 import argparse
-import warnings
 import json
 import sys
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 

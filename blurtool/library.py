@@ -244,11 +244,11 @@ def sort_records(records: Iterable[RankRecord], by: SortKey | str = SortKey.degr
     """
     by = SortKey(by)
     if by is SortKey.degree:
-        key = lambda r: (-r.scores.degree, str(r.path))  # noqa: E731
+        key = lambda r: (-r.scores.degree, str(r.path))
     elif by is SortKey.sharp:
-        key = lambda r: (-r.scores.sharp_fraction, r.scores.degree, str(r.path))  # noqa: E731
+        key = lambda r: (-r.scores.sharp_fraction, r.scores.degree, str(r.path))
     else:
-        key = lambda r: (r.verdict.rank, -r.scores.degree, str(r.path))  # noqa: E731
+        key = lambda r: (r.verdict.rank, -r.scores.degree, str(r.path))
     out = sorted(records, key=key)
     return out[::-1] if reverse else out
 

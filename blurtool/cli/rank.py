@@ -7,7 +7,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -213,7 +213,7 @@ def _do_undo(log: Path, dry_run: bool, err) -> int:
 def register(app: typer.Typer) -> None:
     @app.command("rank")
     def rank(
-        photos: Annotated[Optional[list[str]], typer.Argument(
+        photos: Annotated[list[str] | None, typer.Argument(
             help="Photos, folders (searched recursively unless --no-recursive) or glob patterns.",
             show_default=False,
         )] = None,
@@ -225,15 +225,15 @@ def register(app: typer.Typer) -> None:
             "(bad-blur, ok-blur, good-blur, no-blur).", rich_help_panel=_OUT,
         )] = By.degree,
         reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the order.", rich_help_panel=_OUT)] = False,
-        top: Annotated[Optional[int], typer.Option(
+        top: Annotated[int | None, typer.Option(
             "--top", min=1, help="Show only the first N (table, --json, --csv, --sheet); sorting into folders "
             "still takes every photo.", rich_help_panel=_OUT,
         )] = None,
         json_output: JsonOpt = False,
-        csv_path: Annotated[Optional[Path], typer.Option(
+        csv_path: Annotated[Path | None, typer.Option(
             "--csv", dir_okay=False, help="Also write every score to this CSV file.", rich_help_panel=_OUT,
         )] = None,
-        sheet: Annotated[Optional[Path], typer.Option(
+        sheet: Annotated[Path | None, typer.Option(
             "--sheet", dir_okay=False, help="Write a contact sheet in rank order: .jpg/.png image or .html page.",
             rich_help_panel=_OUT,
         )] = None,
@@ -243,29 +243,29 @@ def register(app: typer.Typer) -> None:
         sheet_thumb: Annotated[int, typer.Option(
             "--sheet-thumb", min=32, max=1024, help="Thumbnail size (px) on the sheet.", rich_help_panel=_OUT,
         )] = 200,
-        move: Annotated[Optional[Path], typer.Option(
+        move: Annotated[Path | None, typer.Option(
             "--move", file_okay=False, help="Move photos into DIR/<verdict>/ (or DIR/blurred, DIR/sharp with "
             "--degree-threshold). Never overwrites: a clash gets a -1, -2... suffix.", rich_help_panel=_SORT,
         )] = None,
-        copy: Annotated[Optional[Path], typer.Option(
+        copy: Annotated[Path | None, typer.Option(
             "--copy", file_okay=False, help="Like --move but copies.", rich_help_panel=_SORT,
         )] = None,
-        degree_threshold: Annotated[Optional[float], typer.Option(
+        degree_threshold: Annotated[float | None, typer.Option(
             "--degree-threshold", min=0.0, max=1.0, help="Sort into blurred/ (S >= this) and sharp/ instead of "
             "by verdict.", rich_help_panel=_SORT,
         )] = None,
         dry_run: Annotated[bool, typer.Option(
             "--dry-run", help="Show what --move/--copy/--undo would do; change nothing.", rich_help_panel=_SORT,
         )] = False,
-        log: Annotated[Optional[Path], typer.Option(
+        log: Annotated[Path | None, typer.Option(
             "--log", dir_okay=False, help="JSON-lines log of every move/copy (default: "
             "DIR/blurtool-rank-<time>.jsonl).", rich_help_panel=_SORT,
         )] = None,
-        undo_log: Annotated[Optional[Path], typer.Option(
+        undo_log: Annotated[Path | None, typer.Option(
             "--undo", dir_okay=False, help="Undo the moves/copies of this log (no photos needed); never overwrites "
             "a file that reappeared at the origin.", rich_help_panel=_SORT,
         )] = None,
-        cache: Annotated[Optional[Path], typer.Option(
+        cache: Annotated[Path | None, typer.Option(
             "--cache", dir_okay=False, help="SQLite score cache: re-runs only score new or changed photos.",
         )] = None,
         weights: WeightsOpt = None,

@@ -122,7 +122,8 @@ class _Log:
         self.f = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.f = open(path, "a", encoding="utf-8")  # append: several runs may share one log
+            # Kept open for the whole run (closed by close()); append: several runs may share one log.
+            self.f = open(path, "a", encoding="utf-8")  # noqa: SIM115
 
     def write(self, **rec):
         if self.f is None:

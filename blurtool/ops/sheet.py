@@ -128,6 +128,8 @@ def _data_uri(rgb: np.ndarray) -> str:
     import cv2
 
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise OutputError("contact sheet: cannot encode a thumbnail as JPEG")
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode()
 
 
@@ -137,7 +139,7 @@ def _write_html(path: Path, tiles: list[Tile], thumb: int) -> None:
     cells = []
     for t in tiles:
         img = _with_inset(_fit(t.thumb, thumb), t.blur)
-        colour = "#%02x%02x%02x" % VERDICT_COLOURS.get(t.verdict, (128, 128, 128))
+        colour = "#{:02x}{:02x}{:02x}".format(*VERDICT_COLOURS.get(t.verdict, (128, 128, 128)))
         href = html.escape(t.href or t.name, quote=True)
         cells.append(
             f'<figure style="border-color:{colour}"><a href="{href}"><img src="{_data_uri(img)}"></a>'

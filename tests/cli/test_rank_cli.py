@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "ops"))
-from rank_fakes import FakeDetector, library, photo, write  # noqa: E402
+from rank_fakes import FakeDetector, library, photo, write
 
-import blurtool.cli.rank as rank_cli  # noqa: E402
-from blurtool.cli import app  # noqa: E402
+import blurtool.cli.rank as rank_cli
+from blurtool.cli import app
 
 runner = CliRunner()
 

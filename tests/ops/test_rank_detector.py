@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
+import torch.nn.functional as F
+from torch import nn
 
-from blurtool.inference import BlurDetector  # noqa: E402
-from blurtool.library import rank_photos  # noqa: E402
-from blurtool.ops.rank import Verdict  # noqa: E402
+from blurtool.inference import BlurDetector
+from blurtool.library import rank_photos
+from blurtool.ops.rank import Verdict
 
 CARD = {"normalisation": {"mean": [0.5] * 3, "std": [0.25] * 3}, "threshold": 0.5, "working_size": 128,
         "stride": 32, "output_stride": 2}

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from rank_fakes import FakeDetector, library  # noqa: E402
+from rank_fakes import FakeDetector, library
 
-from blurtool.distributed import ShardJob, rank_distributed, shards  # noqa: E402
-from blurtool.library import rank_photos  # noqa: E402
+from blurtool.distributed import ShardJob, rank_distributed, shards
+from blurtool.library import rank_photos
 
 
 def fake_factory(job):
@@ -24,7 +24,7 @@ def paths_of(tmp_path):
 def test_shards_cover_everything_once():
     parts = shards(range(10), 3)
     assert [len(p) for p in parts] == [4, 3, 3]
-    assert sum(parts, []) == [str(i) for i in range(10)]
+    assert [x for p in parts for x in p] == [str(i) for i in range(10)]
     assert shards(["x"], 5) == [["x"]]
 
 
@@ -54,7 +54,7 @@ def test_dask_bag_and_local_cluster(tmp_path):
     run = rank_distributed(paths, ShardJob(), n_shards=3, scheduler="sync", detector_factory=fake_factory)
     assert [r.to_json() for r in run.records] == [r.to_json() for r in local.records]
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as c:
-        with distributed.Client(c) as client:
-            run = rank_distributed(paths, ShardJob(), n_shards=4, scheduler=client, detector_factory=fake_factory)
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
+        run = rank_distributed(paths, ShardJob(), n_shards=4, scheduler=client, detector_factory=fake_factory)
     assert [r.to_json() for r in run.records] == [r.to_json() for r in local.records]

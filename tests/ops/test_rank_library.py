@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from rank_fakes import FakeDetector, library, photo, write  # noqa: E402
+from rank_fakes import FakeDetector, library, photo, write
 
-from blurtool.library import Failure, model_key, rank_photos, sort_groups, sort_records  # noqa: E402
-from blurtool.ops.cache import ScoreCache  # noqa: E402
-from blurtool.ops.rank import Verdict  # noqa: E402
-from blurtool.ops.sheet import Tile, render_sheet, write_sheet  # noqa: E402
+from blurtool.library import Failure, model_key, rank_photos, sort_groups, sort_records
+from blurtool.ops.cache import ScoreCache
+from blurtool.ops.rank import Verdict
+from blurtool.ops.sheet import Tile, render_sheet, write_sheet
 
 
 def test_each_photo_gets_its_verdict_and_bad_files_fail(tmp_path):
