@@ -1,0 +1,56 @@
+"""`blurtool train`: every TrainConfig field becomes an option, so the dataclass is the single source of defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from blurtool.train.config import TrainConfig
+
+
+def _option_for(f: dataclasses.Field) -> inspect.Parameter:
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    name = "--" + f.name.replace("_", "-")
+    help_ = f.metadata.get("help", "")
+    if f.type in ("list", list):
+        annotation = Annotated[list[Path], typer.Option(name, help=help_, metavar="DIR")]
+        default = [Path(d) for d in default]
+    elif f.type in ("bool", bool):
+        flag = f"{name}/--no-{f.name.replace('_', '-')}"
+        annotation = Annotated[bool, typer.Option(flag, help=help_)]
+    else:
+        py_type = {"int": int, "float": float, "str": str}.get(f.type, f.type)
+        metavar = {int: "INT", float: "FLOAT", str: "TEXT"}.get(py_type)
+        annotation = Annotated[py_type, typer.Option(name, help=help_, metavar=metavar)]
+    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def train_command(**options) -> None:
+    """Train the blur network on folders in CUHK layout (CPU or CUDA); checkpoints in --out, resumable."""
+    from rich.console import Console
+
+    from blurtool.train.loop import train
+
+    options["data"] = [str(p) for p in options["data"]]
+    for p in options["data"]:
+        if not Path(p).is_dir():
+            from blurtool.errors import InputError
+
+            raise InputError(f"{p}: training folder not found")
+    if options["encoder_init"] and not Path(options["encoder_init"]).is_file():
+        from blurtool.errors import InputError
+
+        raise InputError(f"{options['encoder_init']}: encoder initialisation file not found")
+    best = train(TrainConfig(**options), console=Console(stderr=True))
+    typer.echo(str(best))
+
+
+train_command.__signature__ = inspect.Signature([_option_for(f) for f in dataclasses.fields(TrainConfig)])
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train", help=train_command.__doc__)(train_command)

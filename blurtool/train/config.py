@@ -1,0 +1,42 @@
+"""TrainConfig: every field is a `blurtool train` option. The CLI reads names, types, defaults and help from here,
+so each default lives once."""
+
+from dataclasses import dataclass, field
+
+
+def _opt(default, help: str, **kw):
+    if callable(default):
+        return field(default_factory=default, metadata={"help": help, **kw})
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class TrainConfig:
+    data: list = _opt(lambda: ["../shared/data/cuhk-train"], "Training folder in CUHK layout (images/, gt/); repeatable.")
+    encoder_init: str = _opt(
+        "../shared/pretrained/mobilenet_v2-b0353104.pth", "ImageNet MobileNetV2 state_dict ('' trains from scratch)."
+    )
+    out: str = _opt("runs/blurnet", "Run folder: train.log, history.json, last.pt (resume), best.pt (weights).")
+    steps: int = _opt(2400, "Optimisation steps (about 2.5 s each on 2 CPU cores at batch 8, crop 256).")
+    max_minutes: float = _opt(0.0, "Stop (and save) after this wall time in minutes; 0 = no limit.")
+    batch_size: int = _opt(8, "Crops per step.")
+    crop: int = _opt(256, "Training crop side, px.")
+    working_size: int = _opt(640, "Long side the network sees at inference; training scales images around it.")
+    scale_jitter: float = _opt(0.25, "Random rescale in [1 - j, 1 + j] around the working size.")
+    lr: float = _opt(1e-3, "Decoder learning rate (AdamW); warmup then cosine decay.")
+    encoder_lr_mult: float = _opt(0.3, "Encoder learning rate = lr x this: the ImageNet encoder moves more slowly.")
+    weight_decay: float = _opt(1e-4, "AdamW weight decay.")
+    warmup_steps: int = _opt(100, "Linear learning-rate warmup, steps.")
+    val_count: int = _opt(80, "Held-out validation images, stratified by kind, never trained on.")
+    val_every: int = _opt(300, "Steps between validations and checkpoints.")
+    seed: int = _opt(0, "Seed of the split, the initialisation and every training sample.")
+    workers: int = _opt(1, "Data-loading processes; on 2 cores one worker keeps the model fed.")
+    threads: int = _opt(0, "Torch intra-op threads (0 = torch's default: all cores).")
+    # Sample mix; the rest are plain crops of the training photos.
+    p_mixed: float = _opt(
+        0.3, "Share of Kim et al. Alg. 1 composites: a sharp object blurred by motion/defocus (or not) pasted on a photo."
+    )
+    p_sharp: float = _opt(0.1, "Share of crops from sharp regions only, labelled sharp everywhere (fixes 'sky = blurred').")
+    p_global: float = _opt(0.1, "Share of sharp crops blurred as a whole by a motion or disk kernel (shake, missed focus).")
+    multiscale_loss: bool = _opt(True, "Cross-entropy at strides 2, 4, 8 and 16 (Kim et al.); off = finest scale only.")
+    resume: bool = _opt(False, "Continue from <out>/last.pt.")

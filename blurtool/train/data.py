@@ -1,0 +1,175 @@
+"""Training and validation data: CUHK-layout folders (images/<stem>.jpg, gt/<stem>.png with 255 = blurred), three-class
+labels from the kind in the file name, synthetic composites and augmentation, generated on the fly.
+
+Every sample is a pure function of (seed, sample index), so a run is reproducible and resumes exactly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from .synth import DEFOCUS, MOTION, SHARP, blur, composite, random_blob, random_kernel
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+MARGIN = 24  # px of context around a crop, so blurring a crop does not see its own border
+
+
+def kind_from_stem(stem: str) -> int:
+    """CUHK names carry the blur kind: motion0001 -> motion, out_of_focus0001 -> defocus; anything else (e.g. an
+    all-sharp set) -> defocus for its blurred pixels, which an all-sharp mask never has."""
+    return MOTION if stem.lower().startswith("motion") else DEFOCUS
+
+
+@dataclass
+class Example:
+    stem: str
+    image: np.ndarray  # uint8 HxWx3 RGB
+    labels: np.ndarray  # uint8 HxW: 0 sharp, 1 defocus, 2 motion
+    kind: int
+
+
+def list_stems(folder) -> list[tuple[Path, Path]]:
+    folder = Path(folder)
+    images, gts = folder / "images", folder / "gt"
+    if not images.is_dir() or not gts.is_dir():
+        raise InputError(f"{folder}: expected a CUHK-layout folder with images/ and gt/")
+    pairs = []
+    for img in sorted(images.iterdir()):
+        if img.suffix.lower() in IMAGE_EXTENSIONS:
+            gt = gts / (img.stem + ".png")
+            if not gt.is_file():
+                raise InputError(f"{img}: no ground-truth mask {gt}")
+            pairs.append((img, gt))
+    if not pairs:
+        raise InputError(f"{images}: no images")
+    return pairs
+
+
+def load_example(image_path: Path, gt_path: Path) -> Example:
+    bgr = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+    gt = cv2.imread(str(gt_path), cv2.IMREAD_GRAYSCALE)  # 16 CUHK masks are RGBA: grayscale reads them right
+    if bgr is None or gt is None:
+        raise InputError(f"{image_path}: cannot read image or mask")
+    if gt.shape != bgr.shape[:2]:
+        raise InputError(f"{gt_path}: mask size {gt.shape[::-1]} differs from image {bgr.shape[1::-1]}")
+    kind = kind_from_stem(image_path.stem)
+    labels = np.where(gt > 127, kind, SHARP).astype(np.uint8)
+    return Example(image_path.stem, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), labels, kind)
+
+
+def split_train_val(stems: list[str], val_count: int, seed: int) -> tuple[list[str], list[str]]:
+    """Hold out `val_count` stems, stratified by kind (proportional), reproducibly."""
+    rng = np.random.default_rng(seed)
+    by_kind: dict[int, list[str]] = {}
+    for s in sorted(stems):
+        by_kind.setdefault(kind_from_stem(s), []).append(s)
+    val = []
+    for kind, group in sorted(by_kind.items()):
+        n = int(round(val_count * len(group) / len(stems)))
+        val += list(rng.choice(group, size=min(n, len(group)), replace=False))
+    val_set = set(val)
+    return [s for s in sorted(stems) if s not in val_set], sorted(val_set)
+
+
+class BlurTrainingSet:
+    """Map-style dataset: item i -> (image CHW float32 normalised, labels HxW int64), deterministic in (seed, i)."""
+
+    def __init__(self, examples: list[Example], config, mean, std):
+        self.examples = examples
+        self.cfg = config
+        self.mean = np.asarray(mean, np.float32)
+        self.std = np.asarray(std, np.float32)
+        self.length = config.steps * config.batch_size
+
+    def __len__(self):
+        return self.length
+
+    # --- building blocks -------------------------------------------------------------------------------------
+    def _scaled(self, rng, ex: Example, size: int):
+        """The example rescaled around the working size (the scale the network sees at inference), at least size px."""
+        h, w = ex.labels.shape
+        j = self.cfg.scale_jitter
+        f = self.cfg.working_size / max(h, w) * rng.uniform(1 - j, 1 + j)
+        f = max(f, size / min(h, w))  # the crop must fit
+        nh, nw = int(round(h * f)), int(round(w * f))
+        interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
+        img = cv2.resize(ex.image, (nw, nh), interpolation=interp).astype(np.float32) / 255.0
+        lab = cv2.resize(ex.labels, (nw, nh), interpolation=cv2.INTER_NEAREST)
+        return img, lab
+
+    def _crop(self, rng, img, lab, size):
+        h, w = lab.shape
+        y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+        return img[y : y + size, x : x + size], lab[y : y + size, x : x + size]
+
+    def _sharp_window(self, rng, size, tries=8):
+        """A crop lying (almost) entirely in sharp ground truth, or None."""
+        for _ in range(tries):
+            ex = self.examples[int(rng.integers(len(self.examples)))]
+            img, lab = self._scaled(rng, ex, size)
+            blurred = (lab != SHARP).astype(np.float64)
+            integral = cv2.integral(blurred)
+            win = integral[size:, size:] - integral[:-size, size:] - integral[size:, :-size] + integral[:-size, :-size]
+            ys, xs = np.nonzero(win <= 0.01 * size * size)
+            if len(ys):
+                i = int(rng.integers(len(ys)))
+                y, x = ys[i], xs[i]
+                return img[y : y + size, x : x + size], np.zeros((size, size), np.uint8)
+        return None
+
+    # --- sample kinds ----------------------------------------------------------------------------------------
+    def _plain(self, rng, size):
+        ex = self.examples[int(rng.integers(len(self.examples)))]
+        return self._crop(rng, *self._scaled(rng, ex, size), size)
+
+    def _mixed(self, rng, size):
+        bg, bg_lab = self._plain(rng, size)
+        for _ in range(4):
+            src, src_lab = self._plain(rng, size)
+            mask = random_blob(rng, size, size) & (src_lab == SHARP)
+            if mask.mean() > 0.05:
+                kind = int(rng.choice([MOTION, DEFOCUS, SHARP], p=[0.5, 0.25, 0.25]))
+                return composite(rng, bg, bg_lab, src, mask, kind)
+        return bg, bg_lab
+
+    def _global(self, rng, size):
+        win = self._sharp_window(rng, size)
+        if win is None:
+            return self._plain(rng, size)
+        kind = int(rng.choice([MOTION, DEFOCUS]))
+        return blur(win[0], random_kernel(rng, kind)), np.full((size, size), kind, np.uint8)
+
+    def _augment(self, rng, img, lab):
+        if rng.random() < 0.5:
+            img, lab = img[:, ::-1], lab[:, ::-1]
+        k = int(rng.integers(4))  # 90-degree rotations (Kim et al.)
+        img, lab = np.rot90(img, k), np.rot90(lab, k)
+        # Brightness/contrast jitter (Zhang et al. 2018).
+        img = (img - 0.5) * rng.uniform(0.75, 1.25) + 0.5 + rng.uniform(-0.1, 0.1)
+        return np.clip(img, 0, 1), lab
+
+    def sample(self, index: int):
+        rng = np.random.default_rng((self.cfg.seed, index))
+        size = self.cfg.crop + 2 * MARGIN
+        r = rng.random()
+        c = self.cfg
+        if r < c.p_mixed:
+            img, lab = self._mixed(rng, size)
+        elif r < c.p_mixed + c.p_sharp:
+            win = self._sharp_window(rng, size)
+            img, lab = win if win is not None else self._plain(rng, size)
+        elif r < c.p_mixed + c.p_sharp + c.p_global:
+            img, lab = self._global(rng, size)
+        else:
+            img, lab = self._plain(rng, size)
+        img, lab = img[MARGIN:-MARGIN, MARGIN:-MARGIN], lab[MARGIN:-MARGIN, MARGIN:-MARGIN]
+        return self._augment(rng, img, lab)
+
+    def __getitem__(self, index):
+        img, lab = self.sample(index)
+        img = (img - self.mean) / self.std
+        return np.ascontiguousarray(img.transpose(2, 0, 1), np.float32), np.ascontiguousarray(lab, np.int64)

@@ -1,0 +1,232 @@
+"""The training loop: seeded, checkpointed every validation, resumable, with a wall-time budget.
+
+Runs on the CPU (2 cores: 1 data worker + torch threads) or on CUDA with autocast when present."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..weights import IMAGENET_NORMALISATION, save_weights
+from .config import TrainConfig
+from .data import BlurTrainingSet, list_stems, load_example, split_train_val
+
+DEFAULT_THRESHOLD = 0.5  # blur = 1 - p(sharp) > 0.5: the argmax decision between sharp and blurred
+
+
+def _log(log_file, message: str, console=None):
+    line = time.strftime("%H:%M:%S ") + message
+    if console is not None:
+        console.print(line)
+    with open(log_file, "a") as f:
+        f.write(line + "\n")
+
+
+def load_examples(folders):
+    examples = []
+    for folder in folders:
+        examples += [load_example(i, g) for i, g in list_stems(folder)]
+    stems = [e.stem for e in examples]
+    if len(set(stems)) != len(stems):
+        raise InputError("duplicate image stems across training folders")
+    return examples
+
+
+def predict_probs(model, image_u8: np.ndarray, working_size: int, mean, std, device="cpu") -> np.ndarray:
+    """Class probabilities HxWx3 at the image's size, network run at `working_size` (validation only: plain bilinear
+    upsampling; the product path is blurtool.inference.BlurDetector)."""
+    import cv2
+    import torch
+    import torch.nn.functional as F
+
+    h, w = image_u8.shape[:2]
+    f = working_size / max(h, w)
+    nh, nw = max(32, int(round(h * f))), max(32, int(round(w * f)))
+    img = cv2.resize(image_u8, (nw, nh), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    x = (img.astype(np.float32) / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    ph, pw = (-nh) % 32, (-nw) % 32
+    x = torch.from_numpy(x.transpose(2, 0, 1)[None].copy()).to(device)
+    x = F.pad(x, (0, pw, 0, ph), mode="reflect")
+    with torch.inference_mode():
+        logits = model(x)[..., : (nh + 1) // 2, : (nw + 1) // 2]
+        probs = F.interpolate(logits.float().softmax(1), size=(h, w), mode="bilinear", align_corners=False)
+    return probs[0].permute(1, 2, 0).cpu().numpy()
+
+
+def validate(model, examples, working_size, mean, std, threshold=DEFAULT_THRESHOLD, device="cpu") -> dict:
+    from .metrics import image_record, summarise_validation
+
+    records = []
+    for ex in examples:
+        probs = predict_probs(model, ex.image, working_size, mean, std, device)
+        blur = 1.0 - probs[..., 0]
+        kind = np.where(blur >= threshold, 1 + np.argmax(probs[..., 1:], axis=-1), 0).astype(np.uint8)
+        records.append(image_record(blur, ex.labels > 0, threshold, kind, ex.labels, name=ex.stem))
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in summarise_validation(records).items()}
+
+
+def train(cfg: TrainConfig, console=None) -> Path:
+    import torch
+
+    from ..model import BlurNetConfig, create_model
+    from .losses import multiscale_cross_entropy
+
+    import cv2
+
+    # OpenCV's thread pool does not survive fork(): a data worker forked after the parent used it deadlocks in its
+    # first cv2 call. One OpenCV thread in the parent keeps the fork safe; torch has the cores for the model.
+    cv2.setNumThreads(1)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_file = out / "train.log"
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    examples = load_examples(cfg.data)
+    train_stems, val_stems = split_train_val([e.stem for e in examples], cfg.val_count, cfg.seed)
+    val_set = set(val_stems)
+    train_examples = [e for e in examples if e.stem not in val_set]
+    val_examples = [e for e in examples if e.stem in val_set]
+    mean, std = IMAGENET_NORMALISATION["mean"], IMAGENET_NORMALISATION["std"]
+    _log(log_file, f"{len(train_examples)} training / {len(val_examples)} validation images; device {device}", console)
+
+    model = create_model("blurnet", **dataclasses.asdict(BlurNetConfig()))
+    if cfg.encoder_init:
+        model.encoder.load_imagenet(torch.load(cfg.encoder_init, map_location="cpu", weights_only=True))
+    model.to(device)
+    enc_params = list(model.encoder.parameters())
+    dec_params = list(model.decoder.parameters())
+    opt = torch.optim.AdamW(
+        [{"params": enc_params, "lr": cfg.lr * cfg.encoder_lr_mult}, {"params": dec_params, "lr": cfg.lr}],
+        weight_decay=cfg.weight_decay,
+    )
+
+    def lr_factor(step):
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
+    step, best, history = 0, -1.0, []
+    last_ckpt = out / "last.pt"
+    if cfg.resume and last_ckpt.is_file():
+        state = torch.load(last_ckpt, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step, best = int(state["step"]), float(state["best"])
+        history = json.loads(state["history"])
+        _log(log_file, f"resumed at step {step}", console)
+
+    dataset = BlurTrainingSet(train_examples, cfg, mean, std)
+    sampler = range(step * cfg.batch_size, len(dataset))  # resume continues the exact sample sequence
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.workers,
+        persistent_workers=cfg.workers > 0,
+        prefetch_factor=4 if cfg.workers > 0 else None,
+        worker_init_fn=_worker_init,
+        drop_last=True,
+    )
+
+    def card(metrics, trained_steps, minutes):
+        return {
+            "normalisation": {"mean": mean, "std": std},
+            "threshold": DEFAULT_THRESHOLD,
+            "working_size": cfg.working_size,
+            "classes": ["sharp", "defocus", "motion"],
+            "training": {
+                "data": [str(Path(d).name) for d in cfg.data],
+                "data_note": "CUHK blur detection benchmark (Shi et al. 2014), training part; research use",
+                "train_images": len(train_examples),
+                "val_stems": val_stems,
+                "steps": trained_steps,
+                "minutes": round(minutes, 1),
+                "config": dataclasses.asdict(cfg),
+                "encoder_init": Path(cfg.encoder_init).name if cfg.encoder_init else None,
+            },
+            "metrics": {"validation": metrics},
+        }
+
+    def checkpoint(minutes):
+        nonlocal best
+        model.eval()
+        metrics = validate(model, val_examples, cfg.working_size, mean, std, device=device)
+        model.train()
+        history.append({"step": step, "minutes": round(minutes, 1), **metrics})
+        _log(log_file, f"step {step} validation " + json.dumps(metrics), console)
+        save_weights(out / "latest-weights.pt", model, card(metrics, step, minutes))
+        if metrics["miou"] > best:
+            best = metrics["miou"]
+            save_weights(out / "best.pt", model, card(metrics, step, minutes))
+        tmp = out / "last.pt.tmp"
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "step": step,
+                "best": best,
+                "history": json.dumps(history),
+            },
+            tmp,
+        )
+        os.replace(tmp, last_ckpt)
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+
+    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else _nullcontext()
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    model.train()
+    start = time.time() - (history[-1]["minutes"] * 60 if history else 0)
+    running, t_last = 0.0, time.time()
+    for images, labels in loader:
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        with autocast:
+            logits = model(images)
+        loss = multiscale_cross_entropy(logits, labels, cfg.multiscale_loss)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        step += 1
+        running = 0.9 * running + 0.1 * loss.item() if step > 1 else loss.item()
+        minutes = (time.time() - start) / 60
+        if step % 20 == 0:
+            _log(log_file, f"step {step}/{cfg.steps} loss {running:.4f} "
+                           f"{(time.time() - t_last) / 20:.2f} s/step {minutes:.1f} min", console)
+            t_last = time.time()
+        out_of_time = cfg.max_minutes and minutes >= cfg.max_minutes
+        if step % cfg.val_every == 0 or step >= cfg.steps or out_of_time:
+            checkpoint(minutes)
+        if step >= cfg.steps or out_of_time:
+            break
+    _log(log_file, f"done at step {step}; best validation mIoU {best:.4f}", console)
+    return out / "best.pt"
+
+
+def _worker_init(_):
+    import cv2
+
+    cv2.setNumThreads(1)  # the worker must not fight the model for the two cores
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,22 @@
+"""Multi-scale cross-entropy (Kim et al. 2019)."""
+
+import torch
+import torch.nn.functional as F
+
+
+def soft_targets(labels: torch.Tensor, num_classes: int, size) -> torch.Tensor:
+    """Class fractions of each output cell: the one-hot labels area-averaged down to `size`, so a coarse cell on a
+    sharp/blurred boundary is taught the mixture it actually covers instead of one arbitrary nearest pixel."""
+    onehot = F.one_hot(labels, num_classes).permute(0, 3, 1, 2).float()
+    return F.adaptive_avg_pool2d(onehot, size)
+
+
+def multiscale_cross_entropy(logits: list, labels: torch.Tensor, multiscale: bool = True) -> torch.Tensor:
+    """Sum over decoder scales of the per-pixel mean cross-entropy. Taking the mean at each scale weights each scale
+    inversely to its pixel count (Kim et al.), so the coarse heads are not drowned by the fine one."""
+    scales = logits if multiscale else logits[:1]
+    total = 0.0
+    for out in scales:
+        target = soft_targets(labels, out.shape[1], out.shape[-2:])
+        total = total + torch.sum(-target * F.log_softmax(out.float(), dim=1), dim=1).mean()
+    return total

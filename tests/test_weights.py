@@ -1,0 +1,71 @@
+import json
+
+import pytest
+import torch
+
+from blurtool.errors import WeightsError
+from blurtool.model import create_model
+from blurtool.weights import ENV_VAR, load_weights, resolve_weights_path, save_weights, sha256_of
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = create_model().eval()
+    path = tmp_path / "m.pt"
+    digest = save_weights(path, model, {"threshold": 0.4, "working_size": 320})
+    return model, path, digest
+
+
+def test_round_trip_is_self_describing(saved):
+    model, path, digest = saved
+    loaded, card = load_weights(path)
+    assert card["threshold"] == 0.4 and card["working_size"] == 320 and card["arch"] == "blurnet"
+    assert card["normalisation"]["mean"] == [0.485, 0.456, 0.406]
+    x = torch.randn(1, 3, 64, 64)
+    with torch.inference_mode():
+        # Stored in float16: the outputs agree to float16 precision.
+        assert torch.allclose(loaded(x), model(x), atol=2e-2)
+    side = json.loads(path.with_suffix(".json").read_text())
+    assert side["sha256"] == digest == sha256_of(path)
+
+
+def test_truncated_file_is_a_clear_error(saved, tmp_path):
+    _, path, _ = saved
+    bad = tmp_path / "truncated.pt"
+    bad.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(WeightsError, match="truncated.pt"):
+        load_weights(bad)
+
+
+def test_foreign_files_are_rejected(tmp_path):
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(WeightsError):
+        load_weights(text)
+    other = tmp_path / "other.pt"
+    torch.save({"state_dict": {}}, other)
+    with pytest.raises(WeightsError, match="not a blurtool weights file"):
+        load_weights(other)
+
+
+def test_mismatched_state_dict_is_rejected(tmp_path):
+    model = create_model()
+    path = tmp_path / "m.pt"
+    save_weights(path, model, {})
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"].pop(next(iter(payload["state_dict"])))
+    torch.save(payload, path)
+    with pytest.raises(WeightsError, match="do not match"):
+        load_weights(path)
+
+
+def test_resolution_order(saved, tmp_path, monkeypatch):
+    _, path, _ = saved
+    monkeypatch.setenv(ENV_VAR, str(path))
+    assert resolve_weights_path() == path
+    assert resolve_weights_path(path) == path
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing.pt"))
+    with pytest.raises(WeightsError, match="not found"):
+        resolve_weights_path()
+    with pytest.raises(WeightsError, match="is not a file"):
+        resolve_weights_path(tmp_path)

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from blurtool.errors import InputError
+from blurtool.train.config import TrainConfig
+from blurtool.train.data import BlurTrainingSet, kind_from_stem, list_stems, load_example, split_train_val
+from blurtool.train.synth import DEFOCUS, MOTION
+
+
+def test_kind_comes_from_the_name():
+    assert kind_from_stem("motion0042") == MOTION
+    assert kind_from_stem("out_of_focus0001") == DEFOCUS
+
+
+def test_labels_take_the_kind_of_the_name_and_rgba_masks_read_as_gray(cuhk_folder):
+    pairs = list_stems(cuhk_folder)
+    examples = {e.stem: e for e in (load_example(*p) for p in pairs)}
+    assert set(np.unique(examples["motion0001"].labels)) == {0, MOTION}
+    assert set(np.unique(examples["out_of_focus0003"].labels)) == {0, DEFOCUS}  # the RGBA mask
+    assert examples["motion0001"].labels[:, :64].max() == 0
+
+
+def test_split_is_stratified_disjoint_and_reproducible():
+    stems = [f"motion{i:04d}" for i in range(30)] + [f"out_of_focus{i:04d}" for i in range(70)]
+    train, val = split_train_val(stems, 10, seed=0)
+    assert len(val) == 10 and not set(train) & set(val) and len(train) == 90
+    assert sum(s.startswith("motion") for s in val) == 3
+    assert split_train_val(stems, 10, seed=0) == (train, val)
+    assert split_train_val(stems, 10, seed=1)[1] != val
+
+
+def test_bad_folders_are_clear_errors(tmp_path):
+    with pytest.raises(InputError, match="CUHK-layout"):
+        list_stems(tmp_path)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "images" / "a.jpg").write_bytes(b"")
+    with pytest.raises(InputError, match="no ground-truth mask"):
+        list_stems(tmp_path)
+
+
+def test_samples_are_deterministic_and_well_formed(cuhk_folder):
+    examples = [load_example(*p) for p in list_stems(cuhk_folder)]
+    cfg = TrainConfig(crop=64, working_size=128, steps=10, batch_size=4, p_mixed=0.4, p_sharp=0.2, p_global=0.2)
+    ds = BlurTrainingSet(examples, cfg, [0.5] * 3, [0.25] * 3)
+    assert len(ds) == 40
+    seen_kinds = set()
+    for i in range(40):
+        img, lab = ds[i]
+        assert img.shape == (3, 64, 64) and img.dtype == np.float32
+        assert lab.shape == (64, 64) and lab.min() >= 0 and lab.max() <= 2
+        seen_kinds |= set(np.unique(lab).tolist())
+    assert seen_kinds == {0, 1, 2}
+    a, b = ds[7], ds[7]
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
