@@ -50,7 +50,8 @@ class DeblurConfig:
     kind: str = "any"  # deblur "any" blurred pixel, or only "motion" / only "defocus" ones (needs the kind map)
     kernel_size: int | None = None  # full-resolution kernel side (odd); None = 4% of the longer image side, 11..101
     kernel_model: str = "auto"  # "free" blind kernel, "disk" defocus radius; "auto" = disk when kind is defocus
-    max_side: int = 512  # kernel estimation works on the region's box downscaled to at most this many pixels
+    max_side: int = 512  # kernel estimation works on at most a max_side x max_side window of the region...
+    max_work_kernel: int = 41  # ...downscaled so that the kernel spans at most this many pixels (Pan et al.'s sizes)
     feather: int | None = None  # mask edge width in pixels; None = 1% of the longer side, at least 3
     min_area: float = 0.002  # blurred components smaller than this fraction of the image are ignored
     estimation: KernelEstimationConfig = field(default_factory=KernelEstimationConfig)
@@ -174,24 +175,47 @@ def _gray(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img.astype(np.float32), cv2.COLOR_RGB2GRAY).astype(np.float64)
 
 
+def _best_window(gray: np.ndarray, region: np.ndarray, side: int) -> tuple[int, int, int, int]:
+    """The ``side`` x ``side`` window (clipped to the array) holding the most region-weighted gradient energy."""
+    import cv2
+
+    h, w = gray.shape
+    wh, ww = min(h, side), min(w, side)
+    if (wh, ww) == (h, w):
+        return 0, h, 0, w
+    gy, gx = np.gradient(gray)
+    score = (np.hypot(gx, gy) * (region > 0.5)).astype(np.float64)
+    integral = cv2.integral(score)
+    sums = integral[wh:, ww:] - integral[:-wh, ww:] - integral[wh:, :-ww] + integral[:-wh, :-ww]
+    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(y), int(y) + wh, int(x), int(x) + ww
+
+
 def estimate_region_kernel(image: np.ndarray, region: np.ndarray, ksize: int, model: str = "free",
-                           max_side: int = 512, config: KernelEstimationConfig | None = None) -> np.ndarray:
+                           max_side: int = 512, max_work_kernel: int = 41,
+                           config: KernelEstimationConfig | None = None) -> np.ndarray:
     """Blind full-resolution kernel of side ``ksize`` from the pixels of ``image`` inside ``region`` (bool).
 
-    The region's bounding box is converted to gray and downscaled so its longer side is at most ``max_side``; the
-    kernel found there is resampled back to full resolution (bounded cost on multi-megapixel photos).
+    Bounded cost on multi-megapixel photos, in two ways: the region's box is downscaled only as far as needed for the
+    kernel to be at most ``max_work_kernel`` pixels (a downscaled-then-upsampled kernel loses its thin trajectory, so
+    the scale stays as fine as the budget allows), and estimation then runs on the ``max_side`` square window of the
+    region with the most gradient energy (blur kernels are estimated from edges; Pan et al. also work on crops).
+    The kernel found is resampled back to full resolution.
     """
     import cv2
+
     if model not in ("free", "disk"):
         raise InputError(f"kernel model must be 'free' or 'disk', got {model!r}")
     y0, y1, x0, x1 = _box(region, ksize)
     gray = _gray(image[y0:y1, x0:x1])
     reg = region[y0:y1, x0:x1].astype(np.float32)
-    scale = min(1.0, max_side / max(gray.shape))
+    scale = min(1.0, max_work_kernel / ksize)
     if scale < 1.0:
         size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
         gray = cv2.resize(gray.astype(np.float32), size, interpolation=cv2.INTER_AREA).astype(np.float64)
         reg = cv2.resize(reg, size, interpolation=cv2.INTER_AREA)
+    wy0, wy1, wx0, wx1 = _best_window(gray, reg, max_side)
+    gray, reg = gray[wy0:wy1, wx0:wx1], reg[wy0:wy1, wx0:wx1]
     ks = int(math.ceil(ksize * scale))
     ks = max(ks + (ks % 2 == 0), 5)
     if model == "disk":
@@ -257,7 +281,7 @@ def deblur(image: np.ndarray, blur: np.ndarray | None = None, kind: np.ndarray |
         model = cfg.kernel_model
         if model == "auto":
             model = "disk" if cfg.kind == "defocus" else "free"
-        k = estimate_region_kernel(image, region, ksize, model, cfg.max_side, cfg.estimation)
+        k = estimate_region_kernel(image, region, ksize, model, cfg.max_side, cfg.max_work_kernel, cfg.estimation)
     seconds["kernel"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -285,7 +309,7 @@ def deblur_uniform(image: np.ndarray, kernel_size: int | None = None, config: De
     ksize += ksize % 2 == 0
     t0 = time.perf_counter()
     everything = np.ones(image.shape[:2], bool)
-    k = estimate_region_kernel(image, everything, ksize, "free", cfg.max_side, cfg.estimation)
+    k = estimate_region_kernel(image, everything, ksize, "free", cfg.max_side, cfg.max_work_kernel, cfg.estimation)
     t1 = time.perf_counter()
     out = deconvolve(image, k, cfg.deconvolution)
     t2 = time.perf_counter()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import fft as sfft
 
 from blurtool.ops.kernel_estimation import psf2otf
 
@@ -53,11 +54,11 @@ def edgetaper(img: np.ndarray, psf: np.ndarray) -> np.ndarray:
     alpha = np.outer(wy, wx)
     otf = psf2otf(psf, (h, w))
     if img.ndim == 3:
-        blurred = np.fft.irfft2(np.fft.rfft2(img, axes=(0, 1)) * otf[..., None], s=(h, w), axes=(0, 1))
+        blurred = sfft.irfft2(sfft.rfft2(img, axes=(0, 1)) * otf[..., None], s=(h, w), axes=(0, 1))
         alpha = alpha[..., None]
     else:
-        blurred = np.fft.irfft2(np.fft.rfft2(img) * otf, s=(h, w))
-    return alpha * img + (1 - alpha) * blurred
+        blurred = sfft.irfft2(sfft.rfft2(img) * otf, s=(h, w))
+    return (alpha * img + (1 - alpha) * blurred).astype(img.dtype)
 
 
 _LUT_CACHE: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
@@ -74,18 +75,26 @@ def _shrink(v: np.ndarray, beta: float, alpha: float) -> np.ndarray:
         f = np.abs(ws[None, :]) ** alpha + beta / 2 * (ws[None, :] - vs[:, None]) ** 2
         _LUT_CACHE[key] = (vs, ws[np.argmin(f, axis=1)])
     vs, wbest = _LUT_CACHE[key]
-    return np.sign(v) * np.interp(np.abs(v), vs, wbest)
+    # The table is on a uniform grid, so index it directly (np.interp's binary search is ~10x slower here).
+    pos = np.minimum(np.abs(v) * np.float32((len(vs) - 1) / vs[-1]), np.float32(len(vs) - 1.001))
+    i = pos.astype(np.int32)
+    frac = pos - i
+    table = wbest.astype(v.dtype)
+    return np.copysign(table[i] * (1 - frac) + table[i + 1] * frac, v)
 
 
 def _deconv_hl(y: np.ndarray, kernel: np.ndarray, cfg: DeconvolutionConfig) -> np.ndarray:
     """Krishnan & Fergus fast_deconv on an (H, W, C) periodic array."""
     h, w = y.shape[:2]
-    otf_k = psf2otf(kernel, (h, w))[..., None]
-    otf_fx = psf2otf(np.array([[1.0, -1.0]]), (h, w))[..., None]
-    otf_fy = psf2otf(np.array([[1.0], [-1.0]]), (h, w))[..., None]
-    den_k = np.abs(otf_k) ** 2
-    den_g = np.abs(otf_fx) ** 2 + np.abs(otf_fy) ** 2
-    ky = np.conj(otf_k) * np.fft.rfft2(y, axes=(0, 1))
+    # Single precision throughout: half the memory and twice the FFT speed of float64 on a multi-megapixel crop,
+    # far below the 8-bit quantisation of the output.
+    y = y.astype(np.float32)
+    otf_k = psf2otf(kernel, (h, w)).astype(np.complex64)[..., None]
+    otf_fx = psf2otf(np.array([[1.0, -1.0]]), (h, w)).astype(np.complex64)[..., None]
+    otf_fy = psf2otf(np.array([[1.0], [-1.0]]), (h, w)).astype(np.complex64)[..., None]
+    den_k = (np.abs(otf_k) ** 2).astype(np.float32)
+    den_g = (np.abs(otf_fx) ** 2 + np.abs(otf_fy) ** 2).astype(np.float32)
+    ky = np.conj(otf_k) * sfft.rfft2(y, axes=(0, 1))
     x = y.copy()
     beta = cfg.beta_start
     while beta <= cfg.beta_max * (1 + 1e-9):
@@ -94,9 +103,9 @@ def _deconv_hl(y: np.ndarray, kernel: np.ndarray, cfg: DeconvolutionConfig) -> n
         wx = _shrink(gx, beta, cfg.alpha)
         wy = _shrink(gy, beta, cfg.alpha)
         num = cfg.lam * ky + beta * (
-            np.conj(otf_fx) * np.fft.rfft2(wx, axes=(0, 1)) + np.conj(otf_fy) * np.fft.rfft2(wy, axes=(0, 1))
+            np.conj(otf_fx) * sfft.rfft2(wx, axes=(0, 1)) + np.conj(otf_fy) * sfft.rfft2(wy, axes=(0, 1))
         )
-        x = np.fft.irfft2(num / (cfg.lam * den_k + beta * den_g), s=(h, w), axes=(0, 1))
+        x = sfft.irfft2(num / (np.float32(cfg.lam) * den_k + np.float32(beta) * den_g), s=(h, w), axes=(0, 1))
         beta *= cfg.beta_rate
     return x
 
@@ -108,7 +117,7 @@ def deconvolve(image: np.ndarray, kernel: np.ndarray, config: DeconvolutionConfi
     plus edge tapering, removed again after deconvolution.
     """
     cfg = config or DeconvolutionConfig()
-    img = np.asarray(image, np.float64)
+    img = np.asarray(image, np.float32)
     squeeze = img.ndim == 2
     if squeeze:
         img = img[..., None]
@@ -122,6 +131,10 @@ def deconvolve(image: np.ndarray, kernel: np.ndarray, config: DeconvolutionConfi
     if py < pad or px < pad:
         padded = np.pad(padded, ((pad - py, pad - py), (pad - px, pad - px), (0, 0)), mode="edge")
         py, px = pad, pad
+    # Grow the padding (still by reflection) to FFT-friendly sizes: a length with a large prime factor is slow.
+    hp, wp = (sfft.next_fast_len(n, real=True) for n in padded.shape[:2])
+    if (hp, wp) != padded.shape[:2]:
+        padded = np.pad(padded, ((0, hp - padded.shape[0]), (0, wp - padded.shape[1]), (0, 0)), mode="symmetric")
     padded = edgetaper(padded, k)
     out = _deconv_hl(padded, k, cfg)[py : py + h, px : px + w]
     out = np.clip(out, 0.0, 1.0).astype(np.float32)
