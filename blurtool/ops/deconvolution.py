@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft as sfft
 
-from blurtool.ops.kernel_estimation import psf2otf
+from blurtool.ops.kernel_estimation import psf2otf, sfft
 
 
 @dataclass

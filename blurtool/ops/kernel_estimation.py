@@ -22,7 +22,18 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft as sfft
+
+
+class _LazySciPyFFT:
+    """``scipy.fft``, imported on first use: the CLI imports this module for option defaults only."""
+
+    def __getattr__(self, name):
+        from scipy import fft
+
+        return getattr(fft, name)
+
+
+sfft = _LazySciPyFFT()
 
 # OpenCV is imported inside the functions: the CLI imports this package for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.

@@ -1,0 +1,150 @@
+"""`blurtool deblur`: deblur only the blurred region of a photo (Kim et al. 2019 Sec. 6.1)."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from blurtool.cli._batch import (
+    DeviceOpt,
+    JsonOpt,
+    MapOpt,
+    OutDirOpt,
+    OverwriteOpt,
+    PhotosArg,
+    RecursiveOpt,
+    ThresholdOpt,
+    WeightsOpt,
+    WorkingSizeOpt,
+)
+from blurtool.ops.deblur import DeblurConfig
+from blurtool.ops.deconvolution import DeconvolutionConfig
+
+_D = DeblurConfig()
+_DC = DeconvolutionConfig()
+
+
+class Kind(str, enum.Enum):
+    any = "any"
+    motion = "motion"
+    defocus = "defocus"
+
+
+class KernelModel(str, enum.Enum):
+    auto = "auto"
+    free = "free"
+    disk = "disk"
+
+
+class Format(str, enum.Enum):
+    png = "png"
+    jpg = "jpg"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("deblur")
+    def deblur_command(
+        photos: PhotosArg,
+        out: OutDirOpt = None,
+        map_: MapOpt = None,
+        kind: Annotated[Kind, typer.Option(
+            "--kind", help="Deblur every blurred pixel (any), or only motion- or only defocus-blurred ones "
+            "(uses the kind map; with --map it is read from <stem>.labels.png beside the map).",
+        )] = Kind(_D.kind),
+        kernel: Annotated[Optional[Path], typer.Option(
+            "--kernel", dir_okay=False,
+            help="Non-blind mode: use this kernel image (e.g. a <stem>.kernel.png written before) instead of "
+            "estimating one.",
+        )] = None,
+        kernel_size: Annotated[Optional[int], typer.Option(
+            "--kernel-size", min=3, max=301,
+            help="Side of the estimated kernel in pixels; make it larger than the blur streak. "
+            "Default: 4% of the photo's longer side (11 to 101).",
+        )] = _D.kernel_size,
+        kernel_model: Annotated[KernelModel, typer.Option(
+            "--kernel-model", help="free: any blur shape (camera shake, motion); disk: a defocus radius only; "
+            "auto: disk with --kind defocus, else free.",
+        )] = KernelModel(_D.kernel_model),
+        strength: Annotated[float, typer.Option(
+            "--strength", min=10.0, max=1e6,
+            help="Data weight of the deconvolution (Krishnan & Fergus's lambda): higher is sharper but amplifies "
+            "noise and JPEG artefacts; lower is smoother.",
+        )] = _DC.lam,
+        feather: Annotated[Optional[int], typer.Option(
+            "--feather", min=0, help="Width in pixels of the soft mask edge. Default: 1% of the longer side.",
+        )] = _D.feather,
+        max_side: Annotated[int, typer.Option(
+            "--max-side", min=64, max=4096,
+            help="Kernel estimation works on at most this many pixels squared of the region (time grows with it).",
+        )] = _D.max_side,
+        fmt: Annotated[Format, typer.Option(
+            "--format", help="png keeps the sharp pixels bit-identical to the photo; jpg makes smaller files.",
+        )] = Format.png,
+        threshold: ThresholdOpt = None,
+        weights: WeightsOpt = None,
+        device: DeviceOpt = "auto",
+        working_size: WorkingSizeOpt = None,
+        recursive: RecursiveOpt = False,
+        overwrite: OverwriteOpt = False,
+        json_output: JsonOpt = False,
+    ) -> None:
+        """Deblur only the blurred region: estimate the blur kernel from the blurred pixels, deconvolve them,
+        leave the sharp part exactly as it is.
+
+        Writes [bold]<stem>.deblurred.png[/] (or .jpg), the kernel [bold]<stem>.kernel.png[/] (maximum = 255) and
+        the blend mask [bold]<stem>.deblurred.mask.png[/]. Works for one uniform blur in the region (a moving
+        object, a shaken background, an out-of-focus background); not for blur that varies inside the region.
+        Example: [cyan]blurtool deblur photo.jpg --kind motion --out sharp/[/]
+        """
+        import dataclasses
+
+        import numpy as np
+
+        from blurtool.cli._batch import MapProvider, run_batch
+        from blurtool.errors import InputError
+        from blurtool.io import read_image, write_image, write_map
+        from blurtool.ops.deblur import deblur, kernel_from_image, kernel_to_image
+
+        given_kernel = None
+        if kernel is not None:
+            if not kernel.is_file():
+                raise InputError(f"{kernel}: --kernel: file not found")
+            given_kernel = kernel_from_image(read_image(kernel), name=str(kernel))
+        maps = MapProvider(map_path=map_, weights=weights, device=device, threshold=threshold,
+                           working_size=working_size)
+        base = DeblurConfig(
+            kind=kind.value, kernel_size=kernel_size, kernel_model=kernel_model.value, feather=feather,
+            max_side=max_side, deconvolution=dataclasses.replace(_DC, lam=strength),
+        )
+
+        def process(job):
+            image = read_image(job.path)
+            m = maps(job.path, image)
+            if kind is not Kind.any and m.kind is None:
+                raise InputError(
+                    f"{job.path}: --kind {kind.value} needs a kind map, but --map came without a "
+                    f"<stem>.labels.png beside it (run `blurtool detect` to save one, or use --kind any)"
+                )
+            cfg = dataclasses.replace(base, threshold=m.threshold)
+            res = deblur(image, m.blur, m.kind, kernel=given_kernel, config=cfg)
+            write_image(job.outputs["deblurred"], res.image)
+            write_map(job.outputs["kernel"], kernel_to_image(res.kernel).astype(np.float32) / 255)
+            write_map(job.outputs["mask"], res.mask)
+            return {
+                "region_fraction": res.region_fraction,
+                "kernel_px": res.kernel.shape[0] if res.changed else None,
+                "seconds": round(sum(res.seconds.values()), 1),
+                "note": None if res.changed else "no blurred region: copied unchanged",
+            }
+
+        report = run_batch(
+            photos, process,
+            outputs={"deblurred": f".deblurred.{fmt.value}", "kernel": ".kernel.png", "mask": ".deblurred.mask.png"},
+            out_dir=out, recursive=recursive, overwrite=overwrite, json_output=json_output, description="Deblurring",
+            columns=[("region_fraction", "region", "{:.0%}"), ("kernel_px", "kernel px", None),
+                     ("seconds", "s", "{:.1f}"), ("note", "note", None)],
+        )
+        raise typer.Exit(report.exit_code)
