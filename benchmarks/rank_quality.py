@@ -136,8 +136,17 @@ def load_detector(weights, working_size):
     return BlurDetector.from_weights(weights, device="cpu", working_size=working_size)
 
 
+_POOL = None
+
+
 def predict(det, images):
-    return list(det.predict_many(images, full_size=False, batch_size=8))
+    # One photo per core, torch on one thread each: what `blurtool rank` does on CPU (see blurtool.library).
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(2)
+    return list(_POOL.map(lambda im: det.predict(im, full_size=False), images))
 
 
 def main():
@@ -152,7 +161,7 @@ def main():
 
     from blurtool.ops.rank import score_maps, verdict
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     # A constant S series (a network that sees no blur at all) gives rho = nan; it is reported as such, not warned.
     warnings.filterwarnings("ignore", message="An input array is constant")
     det = load_detector(args.weights, args.working_size)

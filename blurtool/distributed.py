@@ -36,8 +36,8 @@ class ShardJob:
     device: str = "cpu"
     threshold: float | None = None
     working_size: int | None = None
+    photo_workers: int = 1  # photos at once per worker (each on one torch thread); 0 = batched GPU mode
     batch_size: int = 4
-    decode_workers: int = 1
     rules: dict = field(default_factory=lambda: asdict(RankRules()))
 
 
@@ -55,7 +55,7 @@ def rank_shard(paths: Sequence[str], job: ShardJob, detector_factory: Callable |
         return []
     detector = (detector_factory or _load_detector)(job)
     return list(iter_rank(paths, detector, rules=RankRules(**job.rules), threshold=job.threshold,
-                          batch_size=job.batch_size, decode_workers=job.decode_workers))
+                          photo_workers=job.photo_workers, batch_size=job.batch_size))
 
 
 def shards(paths: Sequence[Path | str], n: int) -> list[list[str]]:

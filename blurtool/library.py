@@ -4,10 +4,11 @@
 failures; ``iter_rank`` is the streaming form the CLI drives a progress bar with. The pipeline:
 
 * cache hits (``blurtool.ops.cache``: same path, size, mtime, weights and threshold) skip decoding and the network;
-* photos are decoded in a thread pool *while* the network runs on the previous batch (OpenCV/Pillow decoders release
-  the GIL), JPEGs at 1/2, 1/4 or 1/8 size when that still covers the detector's working resolution (libjpeg DCT
-  scaling: a 12 MP JPEG decodes ~10x faster at 1/4);
-* the network sees batches of ``batch_size`` photos (``BlurDetector.predict_many`` when it exists);
+* JPEGs are decoded at 1/2, 1/4 or 1/8 size when that still covers the detector's working resolution (libjpeg DCT
+  scaling: a 12 MP JPEG decodes several times faster at 1/4), and the network's working-size map is used as it is
+  (``full_size=False``: no guided upsampling to 12 MP);
+* on CPU, several photos go through decode + network + scores at once, one per thread, with torch on one thread
+  each (see :func:`iter_rank`); on GPU, photos are decoded ahead while the network runs on batches;
 * scores are computed on a fixed grid (``blurtool.ops.rank.GRID``), so a photo and a resized copy rank the same.
 
 Sorting the records (``sort_records``) and planning folders (``sort_groups``) live here too; the file moves
@@ -138,16 +139,26 @@ def iter_rank(
     rules: RankRules | None = None,
     threshold: float | None = None,
     cache=None,
+    photo_workers: int = 0,
     batch_size: int = 4,
     decode_workers: int = 2,
     reduced_decode: bool = True,
 ) -> Iterator[RankRecord | Failure]:
     """Yield one RankRecord (or Failure, for an unreadable photo) per path, cache hits first, then in input order.
 
-    ``detector``: a ``BlurDetector`` (or anything with ``predict(image) -> result`` with ``.blur``, ``.kind`` and
-    ``.threshold``). ``threshold``: decision threshold for the scores, default the detector's. ``cache``: a
+    ``detector``: a ``BlurDetector`` (or anything with ``predict(image, full_size=False)`` returning ``.blur`` and
+    ``.kind``). ``threshold``: decision threshold for the scores, default the detector's. ``cache``: a
     ``ScoreCache`` (keyed by :func:`model_key`). A ``BlurtoolError`` while reading a photo gives a Failure; other
     exceptions are bugs and propagate.
+
+    Two ways to keep the hardware busy:
+
+    * ``photo_workers=N`` (CPU): N threads each take a whole photo (decode, network, scores). Meant for torch set to
+      one intra-op thread (``torch.set_num_threads(1)``): parallel photos need no synchronisation inside the network,
+      whereas torch's intra-op threads meet at every layer, which costs a lot as soon as another program shares the
+      cores (see benchmarks/bench_rank.py). The network releases the GIL, so the threads run in parallel.
+    * ``photo_workers=0`` (GPU): ``decode_workers`` threads decode ahead while the network runs on batches of
+      ``batch_size`` photos (``BlurDetector.predict_many``).
     """
     from blurtool.io import image_size, read_image
 
@@ -175,6 +186,25 @@ def iter_rank(
             return read_image(p, min_size=min_size), image_size(p)
         except BlurtoolError as e:
             return Failure(p, str(e))
+
+    def finish(p: Path, res, size) -> RankRecord:
+        rec = record_from_maps(p, res.blur, res.kind, threshold, rules, size)
+        if cache is not None:
+            cache.put(p, {"scores": rec.scores.to_dict(), "height": rec.height, "width": rec.width}, rec.mini)
+        return rec
+
+    if photo_workers > 0:
+        def whole(p: Path):
+            got = decode(p)
+            if isinstance(got, Failure):
+                return got
+            try:
+                return p, detector.predict(got[0], full_size=False), got[1]
+            except BlurtoolError as e:
+                return Failure(p, str(e))
+
+        yield from _ordered(todo, whole, photo_workers, finish)
+        return
 
     # Decoding runs ahead of the network by two batches: enough to hide decode time, bounded memory
     # (a reduced 12 MP JPEG is ~1000 x 750 float32 = 9 MB).
@@ -210,11 +240,32 @@ def iter_rank(
                     yield Failure(p, str(e))
                 continue
             for (p, _, size), res in zip(batch, results):
-                rec = record_from_maps(p, res.blur, res.kind, threshold, rules, size)
-                if cache is not None:
-                    cache.put(p, {"scores": rec.scores.to_dict(), "height": rec.height, "width": rec.width},
-                              rec.mini)
-                yield rec
+                yield finish(p, res, size)
+
+
+def _ordered(todo: list[Path], work, workers: int, finish) -> Iterator[RankRecord | Failure]:
+    """Run ``work(path)`` in ``workers`` threads, a bounded number ahead, yielding results in input order."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blurtool-rank") as pool:
+        queue: deque = deque()
+        it = iter(todo)
+        ahead = 2 * workers  # bounded memory: at most this many decoded photos alive
+
+        def refill():
+            while len(queue) < ahead:
+                p = next(it, None)
+                if p is None:
+                    return
+                queue.append(pool.submit(work, p))
+
+        refill()
+        try:
+            while queue:
+                got = queue.popleft().result()
+                refill()
+                yield got if isinstance(got, Failure) else finish(*got)
+        finally:
+            for f in queue:  # Ctrl-C or a closed generator: do not start photos nobody will read
+                f.cancel()
 
 
 @dataclass

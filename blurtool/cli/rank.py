@@ -60,6 +60,16 @@ def _load_detector(weights, device, threshold, working_size):
     return BlurDetector.from_weights(weights, device=device, threshold=threshold, working_size=working_size)
 
 
+def _set_torch_threads(n: int) -> int | None:
+    """Set torch's intra-op threads, returning the previous number (None when torch is not loaded: nothing to do)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return old
+
+
 def expand_inputs(inputs, recursive: bool = True, exclude_dirs=()):
     """Photos named by files, folders and globs -> (paths, [(argument, reason)] for arguments that give nothing).
 
@@ -273,9 +283,11 @@ def register(app: typer.Typer) -> None:
         threshold: ThresholdOpt = None,
         working_size: WorkingSizeOpt = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=256,
-                                                help="Photos per network batch.")] = 4,
-        workers: Annotated[int, typer.Option("--workers", min=1, max=64,
-                                             help="Threads decoding photos ahead of the network.")] = 2,
+                                                help="Photos per network batch (GPU).")] = 4,
+        workers: Annotated[int | None, typer.Option(
+            "--workers", min=1, max=256, help="On CPU: photos processed at once, each on one core (default: the "
+            "number of cores). On GPU: threads decoding photos ahead of the network batches.",
+        )] = None,
         no_blur_max: NoBlurMaxOpt = _R.no_blur_max,
         frame_blurred_min: FrameBlurredMinOpt = _R.frame_blurred_min,
         shake_motion_min: ShakeMotionMinOpt = _R.shake_motion_min,
@@ -335,13 +347,20 @@ def register(app: typer.Typer) -> None:
         records, failures = [], [f"{a}: {why}" for a, why in bad]
         store = ScoreCache(cache, model_key(detector, thr)) if cache is not None else None
         progress = _progress(err, len(paths)) if err.is_terminal and len(paths) > 1 else None
+        # On CPU, one photo per core with torch on one thread each (see blurtool.library.iter_rank); restored after,
+        # for callers that run the command in-process.
+        cpu = getattr(getattr(detector, "device", None), "type", "cpu") == "cpu"
+        n_workers = workers or os.cpu_count() or 1
+        torch_threads = _set_torch_threads(1) if cpu else None
         t0 = time.perf_counter()
         try:
             if progress is not None:
                 progress.start()
                 task = progress.add_task("rank", total=len(paths), rate="")
-            for n, item in enumerate(iter_rank(paths, detector, rules=rules, threshold=thr, cache=store,
-                                               batch_size=batch_size, decode_workers=workers), 1):
+            ranked = iter_rank(paths, detector, rules=rules, threshold=thr, cache=store,
+                               photo_workers=n_workers if cpu else 0, batch_size=batch_size,
+                               decode_workers=n_workers)
+            for n, item in enumerate(ranked, 1):
                 if isinstance(item, Failure):
                     failures.append(item.error)
                 else:
@@ -360,6 +379,8 @@ def register(app: typer.Typer) -> None:
                 progress.stop()
             if store is not None:
                 store.close()
+            if torch_threads is not None:
+                _set_torch_threads(torch_threads)
         elapsed = time.perf_counter() - t0
         hits = f", {store.hits} from the cache" if store is not None and store.hits else ""
         err.print(f"ranked {len(records)} photo(s) in {elapsed:.1f} s ({len(records) / max(elapsed, 1e-9):.1f}/s{hits})")

@@ -29,6 +29,16 @@ def test_each_photo_gets_its_verdict_and_bad_files_fail(tmp_path):
     assert run.records[0].mini.dtype == np.uint8 and max(run.records[0].mini.shape) <= 64
 
 
+def test_parallel_photo_workers_give_the_same_records_in_order(tmp_path):
+    lib = library(tmp_path / "lib")
+    (tmp_path / "lib" / "broken.jpg").write_bytes(b"not a jpeg")
+    paths = [*lib.values(), tmp_path / "lib" / "broken.jpg", *lib.values()]
+    batched = rank_photos(paths, FakeDetector(), batch_size=3)
+    parallel = rank_photos(paths, FakeDetector(), photo_workers=3)
+    assert [r.to_json() for r in parallel.records] == [r.to_json() for r in batched.records]
+    assert len(parallel.records) == 8 and len(parallel.failures) == 1
+
+
 def test_sort_orders(tmp_path):
     run = rank_photos(list(library(tmp_path).values()), FakeDetector())
     by_degree = [r.verdict.value for r in sort_records(run.records, "degree")]
