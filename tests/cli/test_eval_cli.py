@@ -102,3 +102,15 @@ def test_card_without_validation_stems(data, monkeypatch):
     monkeypatch.setattr(eval_cli, "_load_detector", lambda w, d, t, s: (_Detector(t), {"threshold": 0.5}))
     r = runner.invoke(app, ["eval", str(data), "--split", "val"])
     assert r.exit_code == 1 and "val_stems" in r.stderr
+
+
+def test_missing_weights_file_is_one_red_line(tmp_path):
+    # the real loader (no fake): the folder is checked first, then the weights
+    root = tmp_path / "cuhk"
+    (root / "images").mkdir(parents=True)
+    (root / "gt").mkdir()
+    cv2.imwrite(str(root / "images" / "motion0001.png"), np.zeros((4, 4, 3), np.uint8))
+    cv2.imwrite(str(root / "gt" / "motion0001.png"), np.zeros((4, 4), np.uint8))
+    r = runner.invoke(app, ["eval", str(root), "--weights", str(tmp_path / "missing.pt")])
+    assert r.exit_code == 1 and "weights file not found" in r.stderr
+    assert "Traceback" not in r.output
