@@ -143,16 +143,18 @@ def _render_table(records, start_rank: int = 1) -> None:
 
     colours = {"bad-blur": "red", "ok-blur": "yellow", "good-blur": "green", "no-blur": "blue"}
     t = Table(title="blur ranking", show_lines=False)
-    for name, justify in [("#", "right"), ("photo", "left"), ("verdict", "left"), ("S", "right"),
-                          ("sharp", "right"), ("defocus", "right"), ("motion", "right"), ("subject", "right"),
-                          ("why", "left")]:
-        t.add_column(name, justify=justify, overflow="fold" if name == "photo" else "ellipsis")
+    t.add_column("#", justify="right", no_wrap=True)
+    t.add_column("photo", overflow="fold", ratio=3)
+    t.add_column("verdict", no_wrap=True)
+    # Enough to decide at a glance; every score is in --json / --csv.
+    for name in ("S", "sharp", "motion"):
+        t.add_column(name, justify="right", no_wrap=True)
+    t.add_column("why", ratio=2)
     for i, r in enumerate(records, start_rank):
         s = r.scores
         c = colours[r.verdict.value]
-        t.add_row(str(i), escape(str(r.path)), f"[{c}]{r.verdict.value}[/]", f"{s.degree:.3f}",
-                  _pct(s.sharp_fraction), _pct(s.defocus_fraction), _pct(s.motion_fraction),
-                  _pct(s.subject_area), r.reason)
+        t.add_row(str(i), escape(str(r.path)), f"[{c}]{r.verdict.value}[/]", f"{s.degree:.2f}",
+                  _pct(s.sharp_fraction), _pct(s.motion_fraction), r.reason)
     stdout_console().print(t)
 
 

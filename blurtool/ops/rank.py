@@ -201,11 +201,11 @@ def verdict(s: BlurScores, rules: RankRules | None = None) -> tuple[Verdict, str
     """The verdict and a short reason, by the ordered rules of :class:`RankRules`."""
     r = rules or RankRules()
     if s.blurred_fraction <= r.no_blur_max:
-        return Verdict.NONE, "whole photo sharp"
+        return Verdict.NONE, "all sharp"
     if s.blurred_fraction >= r.frame_blurred_min:
         return Verdict.BAD, "whole frame blurred"
     if s.motion_fraction >= r.shake_motion_min:
-        return Verdict.BAD, "camera shake: motion blur over most of the frame"
+        return Verdict.BAD, "camera shake"
     if s.centre_motion >= r.subject_motion_max:
         return Verdict.BAD, "motion-blurred subject"
     subject_ok = (
@@ -214,14 +214,14 @@ def verdict(s: BlurScores, rules: RankRules | None = None) -> tuple[Verdict, str
         and s.subject_centre >= r.subject_centre_min
     )
     if s.centre_sharp < r.centre_sharp_min and not subject_ok:
-        return Verdict.BAD, "missed focus: centre blurred, sharp only at the periphery"
+        return Verdict.BAD, "missed focus"
     if s.blurred_fraction <= r.ok_blurred_max:
-        return Verdict.OK, "blur only on small regions"
+        return Verdict.OK, "small blurred regions"
     if s.defocus_share >= r.good_defocus_share_min and subject_ok:
-        return Verdict.GOOD, "sharp subject on a defocused background"
+        return Verdict.GOOD, "sharp subject, defocused background"
     if not subject_ok:
-        return Verdict.BAD, "no sharp subject near the centre"
-    return Verdict.BAD, "mixed defocus and motion blur around the subject"
+        return Verdict.BAD, "no sharp subject"
+    return Verdict.BAD, "mixed blur around the subject"
 
 
 def rank_maps(blur, kind, threshold: float = 0.5, rules: RankRules | None = None, grid: int = GRID):

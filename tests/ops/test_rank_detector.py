@@ -67,13 +67,15 @@ def test_shipped_weights_rank_a_photo_and_its_resized_copy_the_same(tmp_path):
     from blurtool.errors import WeightsError
 
     try:
-        det = BlurDetector.from_weights(device="cpu")
+        # A small working size keeps the test quick; the invariance holds at any working size.
+        det = BlurDetector.from_weights(device="cpu", working_size=256)
     except WeightsError:
         pytest.skip("no shipped weights yet")
-    img = portrait(480, 640, seed=1)
+    img = portrait(360, 480, seed=1)
     big = save_jpeg(tmp_path / "big.jpg", img)
-    small = save_jpeg(tmp_path / "small.jpg", cv2.resize(img, (320, 240), interpolation=cv2.INTER_AREA))
-    # A copy at or above the working size sees the same network input; below it, the network sees fewer pixels.
+    small = save_jpeg(tmp_path / "small.jpg", cv2.resize(img, (384, 288), interpolation=cv2.INTER_AREA))
+    # Both are above the working size, so the network sees (nearly) the same 256 x 192 picture.
     a, b = rank_photos([big, small], det).records
-    assert a.scores.degree == pytest.approx(b.scores.degree, abs=0.1)
-    assert a.scores.sharp_fraction == pytest.approx(b.scores.sharp_fraction, abs=0.15)
+    assert a.verdict == b.verdict
+    for k in ("degree", "sharp_fraction", "centre_sharp", "subject_area"):
+        assert getattr(a.scores, k) == pytest.approx(getattr(b.scores, k), abs=0.05), k
