@@ -161,7 +161,8 @@ def _render_table(records, start_rank: int = 1) -> None:
 def _write_csv(path: Path, records, placed: dict) -> None:
     import csv
     import io
-    import tempfile
+
+    from blurtool.ops.textfile import write_text_atomic
 
     buf = io.StringIO()
     rows = [{"rank": i, **r.to_json(), "sorted_to": str(placed.get(r.path, ""))} for i, r in enumerate(records, 1)]
@@ -169,18 +170,7 @@ def _write_csv(path: Path, records, placed: dict) -> None:
     w = csv.DictWriter(buf, fieldnames=fields)
     w.writeheader()
     w.writerows(rows)
-    folder = path.absolute().parent
-    if not folder.is_dir():
-        raise OutputError(f"{path}: cannot write, folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path, buf.getvalue(), newline="")
 
 
 def _write_sheet(path: Path, records, columns: int, thumb: int, err, placed: dict) -> None:

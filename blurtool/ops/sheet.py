@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from blurtool.errors import OutputError
+from blurtool.ops.textfile import write_text_atomic
 
 # Border colours per verdict (RGB): red bad, orange ok, green good, blue no blur.
 VERDICT_COLOURS = {
@@ -155,24 +156,7 @@ def _write_html(path: Path, tiles: list[Tile], thumb: int) -> None:
         + "\n".join(cells)
         + "\n</body></html>\n"
     )
-    _write_text_atomic(path, doc)
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    # Same temp-file-then-rename scheme as blurtool.io's writers: no half-written sheet after a Ctrl-C.
-    import tempfile
-
-    if not path.parent.is_dir():
-        raise OutputError(f"{path}: cannot write, folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path, doc)
 
 
 def relative_href(photo: Path, sheet: Path) -> str:

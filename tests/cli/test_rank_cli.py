@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +54,9 @@ def test_by_verdict_top_and_csv(tmp_path, fake):
     with open(tmp_path / "s.csv") as f:
         rows = list(csv.DictReader(f))
     assert [x["verdict"] for x in rows] == ["bad-blur", "ok-blur"] and "subject_offset" in rows[0]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "s.csv").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
 def test_table_output_and_rule_option(tmp_path, fake):
