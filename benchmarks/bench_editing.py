@@ -7,8 +7,9 @@
     python benchmarks/bench_editing.py timing [--photo FILE] [--megapixels 12]
         Time and peak memory of matte / segment / magnify on one photo upscaled to 12 MP, each in a fresh process;
         pymatting's one-off numba start-up (compilation or cache load) is measured separately by warm_up().
-    python benchmarks/bench_editing.py compare PHOTO MAP OUT.jpg
-        Side-by-side image for the README: photo | Ma et al.'s Gaussian | blurtool's lens magnification.
+    python benchmarks/bench_editing.py examples [--photo examples/dandelion.jpg] [--out examples/outputs]
+        Runs `blurtool detect`, `segment`, `matte` and `magnify` on the photo (the shipped network) and assembles
+        small JPEGs of their outputs for the README, plus the magnify comparison.
 
 Run with `nice -n 10` on a shared machine. Each number printed is measured in the run that prints it.
 """
@@ -73,13 +74,18 @@ def segment_iou(args) -> None:
 
     data = Path(args.data)
     stems, source = _validation_stems(data, args.per_kind)
+    # --rows FILE keeps per-image rows (JSON lines) so that the run can be split into short chunks
+    # (--start/--limit) on a shared machine; rows already in the file are not recomputed.
+    rows = [json.loads(line) for line in Path(args.rows).read_text().splitlines()] if (
+        args.rows and Path(args.rows).is_file()) else []
+    done = {r["stem"] for r in rows}
+    todo = [s for s in stems[args.start:] if s not in done]
     if args.limit:
-        stems = stems[: args.limit]
-    detector = BlurDetector.from_weights(args.weights, device="cpu")
+        todo = todo[: args.limit]
+    detector = BlurDetector.from_weights(args.weights, device="cpu") if todo else None
     options = SegmentOptions()
-    rows = []
     t0 = time.perf_counter()
-    for i, stem in enumerate(stems):
+    for i, stem in enumerate(todo):
         image = read_image(data / "images" / f"{stem}.jpg")
         gt = cv2.imread(str(data / "gt" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
         if gt is None or gt.shape != image.shape[:2]:
@@ -98,10 +104,23 @@ def segment_iou(args) -> None:
             "inter_t": np.count_nonzero(thr & sharp_gt), "union_t": np.count_nonzero(thr | sharp_gt),
             "inter_g": np.count_nonzero(result.mask & sharp_gt), "union_g": np.count_nonzero(result.mask | sharp_gt),
         })
-        if (i + 1) % 20 == 0:
-            print(f"{i + 1}/{len(stems)} images, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        rows[-1] = {k: (int(v) if isinstance(v, np.integer) else v) for k, v in rows[-1].items()}
+        if args.rows:
+            with open(args.rows, "a") as f:
+                f.write(json.dumps(rows[-1]) + "\n")
+        if (i + 1) % 5 == 0:
+            print(f"{i + 1}/{len(todo)} images, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    rows = [r for r in rows if r["stem"] in set(stems)]
+    if len(rows) < len(stems):
+        print(f"{len(stems) - len(rows)} of {len(stems)} images still to do (run again with the same --rows)")
 
-    print(f"data: {data}, {len(rows)} images ({source}); weights: {args.weights or 'shipped default'}")
+    from blurtool.weights import load_weights
+
+    card = load_weights(args.weights)[1]
+    card_file = ROOT / "weights" / "blurnet.json"
+    sha = card.get("sha256") or (json.loads(card_file.read_text()).get("sha256") if card_file.is_file() else None)
+    print(f"data: {data}, {len(rows)} images ({source}); weights: {args.weights or 'shipped default'} "
+          f"(sha256 {str(sha)[:12]}, {card.get('training', {}).get('steps')} training steps)")
     print("sharp-region IoU against the ground truth (mean over images; pooled = all pixels together)")
     print(f"{'images':<10}{'n':>5}{'threshold':>12}{'GrabCut':>10}{'pooled thr':>12}{'pooled GC':>11}"
           f"{'GC better':>11}{'GC worse':>10}")
@@ -186,28 +205,80 @@ def timing(args) -> None:
         print(res.stdout.strip())
 
 
-def compare(args) -> None:
+def _panel(image: np.ndarray, height: int, label: str) -> np.ndarray:
     import cv2
 
-    from blurtool.io import read_image, read_map, write_image
-    from blurtool.ops.magnify import MagnifyOptions, magnify_blur, magnify_naive, max_radius
+    small = cv2.resize(image, (round(image.shape[1] * height / image.shape[0]), height), interpolation=cv2.INTER_AREA)
+    small = np.ascontiguousarray(np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8))  # putText wants 8 bits
+    if label:
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        cv2.rectangle(small, (0, height - th - base - 12), (tw + 14, height), (0, 0, 0), -1)
+        cv2.putText(small, label, (7, height - base - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    return small.astype(np.float32) / 255
 
-    image = read_image(args.photo)
-    blur = read_map(args.map, shape=image.shape[:2])
-    options = MagnifyOptions()
-    radius = max_radius(options, *image.shape[:2])
-    naive = magnify_naive(image, blur, sigma=radius / 2)
-    lens = magnify_blur(image, blur, options)
-    h = args.height
-    panels = []
-    for panel, label in ((image, "photo"), (naive, "Gaussian (Ma et al.)"), (lens, "blurtool magnify")):
-        small = cv2.resize(panel, (round(panel.shape[1] * h / panel.shape[0]), h), interpolation=cv2.INTER_AREA)
-        small = np.ascontiguousarray(small)
-        cv2.putText(small, label, (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(small, label, (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (1, 1, 1), 1, cv2.LINE_AA)
-        panels += [small, np.ones((h, 4, 3), np.float32)]
-    write_image(args.out, np.concatenate(panels[:-1], axis=1), quality=85)
-    print(f"wrote {args.out} (max radius {radius:.1f} px at full size)")
+
+def _row(panels: list[np.ndarray]) -> np.ndarray:
+    gap = np.ones((panels[0].shape[0], 4, 3), np.float32)
+    out = [panels[0]]
+    for p in panels[1:]:
+        out += [gap, p]
+    return np.concatenate(out, axis=1)
+
+
+def _checkerboard(h: int, w: int, square: int = 16) -> np.ndarray:
+    yy, xx = np.mgrid[:h, :w]
+    board = np.where(((yy // square + xx // square) % 2) == 0, 0.85, 0.65).astype(np.float32)
+    return np.repeat(board[..., None], 3, axis=2)
+
+
+def examples(args) -> None:
+    import tempfile
+
+    from blurtool.io import read_image, read_map, write_image
+    from blurtool.ops.magnify import MagnifyOptions, magnify_naive, max_radius
+
+    photo = Path(args.photo)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="blurtool-examples-"))
+    commands = [
+        ["detect", str(photo), "--out", str(work)],
+        ["segment", str(photo), "--map", str(work), "--out", str(work)],
+        ["matte", str(photo), "--map", str(work), "--background", args.background, "--out", str(work)],
+        ["magnify", str(photo), "--map", str(work), "--out", str(work)],
+    ]
+    for cmd in commands:
+        print("blurtool " + " ".join(cmd))
+        subprocess.run([sys.executable, "-m", "blurtool", *cmd], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    stem, h = photo.stem, args.height
+    image = read_image(photo)
+    blur = read_map(work / f"{stem}.blur.png", shape=image.shape[:2])
+    grey = lambda a: np.repeat(a[..., None].astype(np.float32), 3, axis=2)  # noqa: E731
+
+    mask = read_map(work / f"{stem}.mask.png")  # 0/1 read as a map
+    cut = image * grey(mask) + _checkerboard(*mask.shape) * grey(1 - mask)
+    write_image(out / f"{stem}_segment.jpg", _row([_panel(image, h, "photo"), _panel(grey(blur), h, "blur map"),
+                                                    _panel(cut, h, "segment: cutout")]), quality=85)
+    alpha = read_map(work / f"{stem}.alpha.png")
+    composite = read_image(work / f"{stem}.composite.jpg")
+    write_image(out / f"{stem}_matte.jpg", _row([_panel(grey(alpha), h, "matte: alpha"),
+                                                  _panel(composite, h, "matte: composite")]), quality=85)
+    lens = read_image(work / f"{stem}.magnified.png")
+    naive = magnify_naive(image, blur, sigma=max_radius(MagnifyOptions(), *image.shape[:2]) / 2)
+    write_image(out / f"{stem}_magnify.jpg", _row([_panel(image, h, "photo"),
+                                                    _panel(naive, h, "Gaussian (Ma et al. 2018)"),
+                                                    _panel(lens, h, "blurtool magnify")]), quality=85)
+    # A crop at full resolution around the subject's edge shows halo and bokeh best.
+    ys, xs = np.nonzero(alpha > 0.5)
+    if len(ys):
+        cy, cx = int(ys.mean()), int(xs.max())
+        y0, x0 = max(0, cy - h // 2), max(0, min(image.shape[1] - h, cx - h // 2))
+        crops = [a[y0:y0 + h, x0:x0 + h] for a in (image, naive, lens)]
+        write_image(out / f"{stem}_magnify_crop.jpg", _row([_panel(c, c.shape[0], lab) for c, lab in zip(
+            crops, ("photo (100 %)", "Gaussian", "blurtool magnify"))]), quality=88)
+    for f in sorted(out.glob(f"{stem}_*.jpg")):
+        print(f"wrote {f} ({f.stat().st_size // 1024} KB)")
 
 
 def main() -> None:
@@ -216,7 +287,9 @@ def main() -> None:
     s = sub.add_parser("segment-iou")
     s.add_argument("--data", default="/work/shared/data/cuhk-train")
     s.add_argument("--per-kind", type=int, default=80)
-    s.add_argument("--limit", type=int, default=0, help="only the first N images (a quick look)")
+    s.add_argument("--start", type=int, default=0, help="skip the first N images of the list")
+    s.add_argument("--limit", type=int, default=0, help="process at most N images in this run")
+    s.add_argument("--rows", default=None, help="JSON-lines file of per-image rows, appended to and reused")
     s.add_argument("--weights", default=None)
     t = sub.add_parser("timing")
     t.add_argument("--photo", default=None)
@@ -224,13 +297,14 @@ def main() -> None:
     t.add_argument("--data", default="/work/shared/data/cuhk-train")
     t.add_argument("--megapixels", type=float, default=12.0)
     t.add_argument("--cold-numba", action="store_true", help="run matte with an empty numba cache")
-    c = sub.add_parser("compare")
-    c.add_argument("photo")
-    c.add_argument("map")
-    c.add_argument("out")
-    c.add_argument("--height", type=int, default=360)
+    e = sub.add_parser("examples")
+    e.add_argument("--photo", default=str(ROOT / "examples" / "dandelion.jpg"))
+    e.add_argument("--out", default=str(ROOT / "examples" / "outputs"))
+    e.add_argument("--background", default="#1e3a5f")
+    e.add_argument("--height", type=int, default=300)
+    e.add_argument("--work", default=None, help="folder for the full-size CLI outputs (default: a temporary one)")
     args = p.parse_args()
-    {"segment-iou": segment_iou, "timing": timing, "compare": compare}[args.cmd](args)
+    {"segment-iou": segment_iou, "timing": timing, "examples": examples}[args.cmd](args)
 
 
 if __name__ == "__main__":
