@@ -12,7 +12,9 @@ The paths are cut into shards; each shard runs the *same* library function as ``
     run = rank_distributed(paths, ShardJob(weights="weights/blurnet.pt"), n_shards=64, scheduler=client)
     for rec in sort_records(run.records, "verdict"): ...
 
-Every worker must see the photos under the same paths (a shared file system) and have blurtool installed. Without
+Every worker must see the photos under the same paths (a shared file system) and have blurtool installed. On CPU,
+give each worker process one thread per core and torch one thread (``OMP_NUM_THREADS=1``; see
+``blurtool.library.iter_rank`` for why), e.g. ``LocalCluster(n_workers=os.cpu_count(), threads_per_worker=1)``. Without
 dask, ``executor=`` takes any object with a ``map(fn, iterable)`` method (``concurrent.futures`` executors), which is
 also how the tests run it. Moving/copying the photos afterwards is done once, by the caller, with the merged records
 (``blurtool.ops.library_sort``): file moves are not sharded, so there is one undo log.
