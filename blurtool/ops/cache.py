@@ -4,6 +4,9 @@ SQLite (standard library): one row per (photo path, model key), committed every 
 loses at most the last few results and concurrent readers see a consistent file. A row is valid only while the
 photo's size and modification time (ns) are unchanged; the *model key* joins the weights' sha256, the decision
 threshold and the scoring grid, so new weights or another threshold never reuse old scores.
+
+A photo moved or copied by ``blurtool rank --move/--copy`` (which keep the modification time) is found again by
+file name, size and modification time when its path is not in the cache: re-ranking a sorted library costs nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scores (
     path TEXT NOT NULL,
     model TEXT NOT NULL,
+    name TEXT NOT NULL,        -- file name, with size and mtime_ns the key of a moved photo
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     data TEXT NOT NULL,        -- JSON: scores and photo size
     mini BLOB,                 -- small blur map (uint8) for contact sheets, PNG-encoded
     PRIMARY KEY (path, model)
-)
+);
+CREATE INDEX IF NOT EXISTS moved ON scores (model, size, mtime_ns, name);
 """
 
 
@@ -57,7 +62,7 @@ class ScoreCache:
         self.misses = 0
         try:
             self.db = sqlite3.connect(self.path, timeout=30)
-            self.db.execute(_SCHEMA)
+            self.db.executescript(_SCHEMA)
             self.db.commit()
         except sqlite3.DatabaseError as e:
             raise InputError(f"{self.path}: not a usable blurtool cache ({e})") from None
@@ -75,6 +80,11 @@ class ScoreCache:
         row = self.db.execute(
             "SELECT size, mtime_ns, data, mini FROM scores WHERE path = ? AND model = ?", (key, self.model_key)
         ).fetchone()
+        if row is None:
+            row = self.db.execute(
+                "SELECT size, mtime_ns, data, mini FROM scores WHERE model = ? AND size = ? AND mtime_ns = ? "
+                "AND name = ? LIMIT 1", (self.model_key, size, mtime, Path(key).name),
+            ).fetchone()
         if row is None or row[0] != size or row[1] != mtime:
             self.misses += 1
             return None
@@ -84,8 +94,9 @@ class ScoreCache:
     def put(self, photo: Path | str, data: dict, mini: np.ndarray | None = None) -> None:
         key, size, mtime = self._stat(Path(photo))
         self.db.execute(
-            "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?)",
-            (key, self.model_key, size, mtime, json.dumps(data), None if mini is None else _encode_png(mini)),
+            "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, self.model_key, Path(key).name, size, mtime, json.dumps(data),
+             None if mini is None else _encode_png(mini)),
         )
         self._pending += 1
         if self._pending >= self.commit_every:

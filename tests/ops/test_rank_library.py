@@ -91,6 +91,21 @@ def test_cache_skips_known_photos_and_sees_changes(tmp_path):
     assert det.calls == 10
 
 
+def test_cache_finds_a_moved_photo_by_name_size_and_mtime(tmp_path):
+    lib = library(tmp_path / "lib")
+    det = FakeDetector()
+    db = tmp_path / "cache.sqlite"
+    with ScoreCache(db, model_key(det, 0.5)) as c:
+        first = rank_photos(list(lib.values()), det, cache=c).records
+    moved = tmp_path / "sorted" / "x" / lib["good-blur"].name
+    moved.parent.mkdir(parents=True)
+    os.rename(lib["good-blur"], moved)  # keeps the mtime, as --move does
+    with ScoreCache(db, model_key(det, 0.5)) as c:
+        again = rank_photos([moved], det, cache=c).records
+        assert c.hits == 1
+    assert det.calls == 4 and again[0].path == moved and again[0].scores == first[1].scores
+
+
 def test_corrupt_cache_is_an_input_error(tmp_path):
     from blurtool.errors import InputError
 
