@@ -155,3 +155,25 @@ def test_bad_rules_and_threshold_raise_input_error():
         score_maps(np.zeros((4, 4), np.float32), None, threshold=1.0)
     with pytest.raises(InputError):
         score_maps(np.zeros((4, 4), np.float32), np.zeros((3, 4), np.uint8))
+
+
+def test_bad_blur_mixed_defocus_and_motion_around_a_subject():
+    subject = ellipse(W / 2, H / 2, W / 5, H / 4)
+    motion = np.zeros((H, W), bool)
+    motion[:, W // 2 :] = True  # background: defocus on the left, motion on the right
+    s = score_maps(*maps(~subject, kind=1, motion=motion))
+    assert s.motion_fraction < 0.5 and s.defocus_share < 0.6
+    verdict_, why = verdict(s)
+    assert verdict_ is Verdict.BAD and "mixed" in why
+
+
+def test_bad_blur_no_subject_only_sharp_specks():
+    # Small sharp squares (each 0.3 % of the frame) on a defocused frame: the centre is partly sharp, no subject.
+    blurred = np.ones((H, W), bool)
+    for y in range(0, H, 24):
+        for x in range(0, W, 24):
+            blurred[y : y + 14, x : x + 14] = False
+    s = score_maps(*maps(blurred, kind=1))
+    assert s.centre_sharp >= RankRules().centre_sharp_min and s.subject_area < RankRules().subject_area_min
+    verdict_, why = verdict(s)
+    assert verdict_ is Verdict.BAD and why == "no sharp subject"
