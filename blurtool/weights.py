@@ -117,3 +117,18 @@ def load_weights(path=None, map_location="cpu"):
     model.to(map_location).eval()
     card["path"] = str(path)
     return model, card
+
+
+def update_card(path, **changes) -> str:
+    """Change card entries of an existing weights file (e.g. a threshold calibrated on validation images),
+    rewriting it atomically with its JSON card; returns the new sha256."""
+    import torch
+
+    path = resolve_weights_path(path)
+    model, card = load_weights(path)
+    card.pop("path", None)
+    half = any(
+        v.dtype == torch.float16
+        for v in torch.load(path, map_location="cpu", weights_only=True)["state_dict"].values()
+    )
+    return save_weights(path, model, {**card, **changes}, half=half)

@@ -69,3 +69,13 @@ def test_resolution_order(saved, tmp_path, monkeypatch):
         resolve_weights_path()
     with pytest.raises(WeightsError, match="is not a file"):
         resolve_weights_path(tmp_path)
+
+
+def test_update_card_rewrites_card_and_checksum(saved):
+    from blurtool.weights import update_card
+
+    model, path, digest = saved
+    new = update_card(path, threshold=0.3)
+    _, card = load_weights(path)
+    assert card["threshold"] == 0.3 and card["working_size"] == 320
+    assert new != digest and json.loads(path.with_suffix(".json").read_text())["sha256"] == new
