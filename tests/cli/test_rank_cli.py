@@ -78,9 +78,14 @@ def test_move_dry_run_then_move_then_undo(tmp_path, fake):
     for verdict, p in lib.items():
         assert (tmp_path / "sorted" / verdict / p.name).is_file() and not p.exists()
     assert {Path(x["sorted_to"]).parent.name for x in lines(r)} == set(lib)
+    r = run("--undo", log, "--dry-run")
+    assert r.exit_code == 0 and "would restore 4" in r.stderr
+    assert not any((tmp_path / "lib").glob("*.png"))  # a dry-run undo changes nothing
     r = run("--undo", log)
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "lib").iterdir()) == before and not (tmp_path / "sorted").exists()
+    r = run("--undo", log, tmp_path / "lib")
+    assert r.exit_code == 1 and "--undo takes only the log" in r.stderr
 
 
 def test_copy_by_degree_threshold_with_clash(tmp_path, fake):
