@@ -278,7 +278,7 @@ def register(app: typer.Typer) -> None:
                                                 help="Photos per network batch (GPU).")] = 4,
         workers: Annotated[int | None, typer.Option(
             "--workers", min=1, max=256, help="On CPU: photos processed at once, each on one core (default: the "
-            "number of cores). On GPU: threads decoding photos ahead of the network batches.",
+            "number of cores, at most 8). On GPU: threads decoding photos ahead of the network batches.",
         )] = None,
         no_blur_max: NoBlurMaxOpt = _R.no_blur_max,
         frame_blurred_min: FrameBlurredMinOpt = _R.frame_blurred_min,
@@ -342,7 +342,8 @@ def register(app: typer.Typer) -> None:
         # On CPU, one photo per core with torch on one thread each (see blurtool.library.iter_rank); restored after,
         # for callers that run the command in-process.
         cpu = getattr(getattr(detector, "device", None), "type", "cpu") == "cpu"
-        n_workers = workers or os.cpu_count() or 1
+        # Default: one per core, at most 8 (each photo in flight holds ~80 MB of decoded image and activations).
+        n_workers = workers or min(os.cpu_count() or 1, 8)
         torch_threads = _set_torch_threads(1) if cpu else None
         t0 = time.perf_counter()
         try:
