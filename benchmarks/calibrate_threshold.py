@@ -23,7 +23,8 @@ KEYS = ("accuracy", "f1", "miou")
 
 
 def show(name, s):
-    print(f"  {name:40s} " + "  ".join(f"{k} {s[k]:.4f}" for k in KEYS))
+    # summarise(..., level=k) reports the figures at level k under best_<metric>.
+    print(f"  {name:40s} " + "  ".join(f"{k} {s['best_' + k]:.4f}" for k in KEYS))
 
 
 def main():
