@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,7 @@ from blurtool.ops.matting import MatteOptions
 _D = MatteOptions()
 
 BackgroundOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--background", "-b",
         help="Also write <stem>.composite.jpg: the sharp subject over this image file (resized and cropped to "

@@ -25,7 +25,6 @@ import numpy as np
 
 # OpenCV is imported inside the functions: the CLI imports this module for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.
-
 from blurtool.errors import InputError
 from blurtool.ops.matting import MatteOptions, check_image_and_map, matte
 
@@ -116,11 +115,9 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
 def disk_kernel(radius: float) -> np.ndarray:
     """Normalised disk of the given radius with an anti-aliased rim (pixel coverage approximated by the distance
     to the rim). Hand-written: cv2.getStructuringElement gives only binary, integer-radius ellipses."""
-    import cv2
-
     if radius <= 0:
         return np.ones((1, 1), np.float32)
-    n = int(math.ceil(radius + 0.5))
+    n = math.ceil(radius + 0.5)
     y, x = np.mgrid[-n:n + 1, -n:n + 1].astype(np.float32)
     k = np.clip(radius + 0.5 - np.hypot(x, y), 0.0, 1.0)
     return (k / k.sum()).astype(np.float32)

@@ -21,7 +21,6 @@ import numpy as np
 
 # OpenCV is imported inside the functions: the CLI imports this module for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.
-
 from blurtool.errors import InputError
 
 __all__ = [
@@ -139,7 +138,6 @@ def _guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: f
     Hand-written because opencv-python ships without the contrib module cv2.ximgproc. Not the grey-guide filter of
     blurtool.inference: a matte's edge is often a colour edge of little brightness contrast (a red flower on
     green leaves), which only a colour guide sees."""
-    import cv2
 
     I = guide.astype(np.float32)
     p = src.astype(np.float32)
@@ -212,7 +210,6 @@ def warm_up() -> float:
 def matte(image: np.ndarray, blur: np.ndarray, options: MatteOptions | None = None) -> MatteResult:
     """Alpha matte of the sharp subject (alpha 1 where the photo is sharp) from the photo and its blur map."""
     import cv2
-
     from pymatting import estimate_alpha_cf, estimate_foreground_ml
 
     o = options or MatteOptions()

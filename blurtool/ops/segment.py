@@ -17,7 +17,6 @@ import numpy as np
 
 # OpenCV is imported inside the functions: the CLI imports this module for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.
-
 from blurtool.errors import InputError
 from blurtool.ops.matting import check_image_and_map, guided_upsample, resize_to_pixels
 

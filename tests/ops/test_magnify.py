@@ -94,7 +94,7 @@ def test_highlight_becomes_a_bokeh_disc():
 
 
 def test_magnify_naive_blurs_only_above_threshold():
-    image, blur, disk = _scene()
+    image, blur, _ = _scene()
     blur = blur.copy()
     blur[:10] = 0.05
     out = magnify_naive(image, blur, sigma=3)
