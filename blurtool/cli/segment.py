@@ -43,6 +43,10 @@ def register(app: typer.Typer) -> None:
         sure_blurred_from: Annotated[float, typer.Option(
             "--sure-blurred-from", min=0.0, max=1.0, help="Blur from this up is certainly blurred (background)."
         )] = _D.sure_blurred_from,
+        grabcut: Annotated[bool, typer.Option(
+            "--grabcut/--no-grabcut",
+            help="Refine the map with GrabCut, or just threshold it at --probably-sharp-below.",
+        )] = _D.grabcut,
         max_pixels: Annotated[int, typer.Option(
             "--max-pixels", min=10_000, help="GrabCut runs at most at this many pixels; the mask is upsampled."
         )] = _D.max_pixels,
@@ -65,7 +69,7 @@ def register(app: typer.Typer) -> None:
 
         options = SegmentOptions(
             sure_sharp_below=sure_sharp_below, probably_sharp_below=probably_sharp_below,
-            sure_blurred_from=sure_blurred_from, iterations=iterations, max_pixels=max_pixels,
+            sure_blurred_from=sure_blurred_from, iterations=iterations, max_pixels=max_pixels, grabcut=grabcut,
         )
         # segment uses Ma et al.'s fixed thresholds, not the model card's decision threshold; giving one here
         # lets --map work without loading any weights.

@@ -39,6 +39,9 @@ class SegmentOptions:
     iterations: int = 5
     # GrabCut runs at most at this many pixels (~2-4 s for 5 iterations on one CPU core).
     max_pixels: int = 500_000
+    # False: skip GrabCut and return the thresholded map (it is the better mask when subject and background
+    # share colours, e.g. motion blur, where GrabCut gains nothing on CUHK).
+    grabcut: bool = True
 
 
 @dataclass
@@ -89,6 +92,8 @@ def segment_sharp(image: np.ndarray, blur: np.ndarray, options: SegmentOptions |
     trimap = blur_trimap(blur, o)
     h, w = blur.shape
 
+    if not o.grabcut:
+        return SegmentResult(mask=threshold_mask(blur, o), trimap=trimap, method="threshold")
     fg = int(np.count_nonzero((trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)))
     bg = trimap.size - fg
     if fg < _MIN_CLASS_PIXELS or bg < _MIN_CLASS_PIXELS:

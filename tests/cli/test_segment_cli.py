@@ -84,3 +84,14 @@ def test_segment_missing_photo_and_missing_map(tmp_path):
     assert res.exit_code == 1 and "nope.jpg" in res.stderr
     res = runner.invoke(app, ["segment", str(photo), "--map", str(tmp_path / "none.blur.png")])
     assert res.exit_code == 1 and "none.blur.png" in res.stderr
+
+
+def test_segment_no_grabcut_is_the_thresholded_map(tmp_path):
+    photo, map_file, _ = _photo(tmp_path)
+    res = runner.invoke(app, ["segment", str(photo), "--map", str(map_file), "--no-grabcut", "--out",
+                              str(tmp_path / "o"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout.strip().splitlines()[-1])["method"] == "threshold"
+    mask = cv2.imread(str(tmp_path / "o" / "photo.mask.png"), cv2.IMREAD_UNCHANGED) > 0
+    blur = cv2.imread(str(map_file), cv2.IMREAD_UNCHANGED) / 255.0
+    assert (mask == (blur < 0.5)).all()
