@@ -306,9 +306,24 @@ def read_labels(path: str | os.PathLike, shape: tuple[int, int] | None = None) -
 # ----------------------------------------------------------------------------------------------------- writing
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it over `path` (atomic on POSIX and Windows)."""
-    folder = path.parent
+def _read_umask() -> int:
+    # os.umask can only be read by setting it: done once at import, before any thread of ours writes files.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, then rename it over `path` (atomic on POSIX and Windows), so
+    an interrupted run leaves either the old file or the new one, never half of one.
+
+    mkstemp creates the temporary file with mode 0600; it gets the usual 0666 & ~umask before the rename, so the
+    output is as readable as any file the user creates."""
+    path = Path(path)
+    folder = path.absolute().parent
     if not folder.is_dir():
         raise OutputError(f"{path}: cannot write, folder {folder} does not exist")
     try:
@@ -318,6 +333,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except OSError as e:
         try:
@@ -331,6 +347,15 @@ def _atomic_write(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str, newline: str | None = None) -> None:
+    """Atomic text output (CSV, HTML) in UTF-8. `newline` as in open(): None writes os.linesep for each "\\n";
+    "" or "\\n" writes the text as it is (what the csv module wants)."""
+    sep = os.linesep if newline is None else (newline or "\n")
+    if sep != "\n":
+        text = text.replace("\n", sep)
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def _encode(path: Path, bgr_or_gray: np.ndarray, params: list[int] | None = None) -> bytes:
@@ -393,7 +418,7 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int = 95
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     elif ext == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
-    _atomic_write(path, _encode(path, a, params))
+    write_bytes_atomic(path, _encode(path, a, params))
 
 
 def write_rgba(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray, *, bits: int = 8) -> None:
@@ -413,7 +438,7 @@ def write_map(path: str | os.PathLike, blur: np.ndarray, *, bits: int = 8) -> No
         raise ValueError(f"write_map: expected a (H, W) array, got {getattr(blur, 'shape', type(blur))}")
     if bits not in (8, 16):
         raise ValueError(f"write_map: bits must be 8 or 16, got {bits}")
-    _atomic_write(path, _encode(path, _to_uint(blur.astype(np.float32, copy=False), bits)))
+    write_bytes_atomic(path, _encode(path, _to_uint(blur.astype(np.float32, copy=False), bits)))
 
 
 def kind_to_colour(kind: np.ndarray) -> np.ndarray:
@@ -433,7 +458,7 @@ def write_labels(path: str | os.PathLike, kind: np.ndarray) -> None:
     path = Path(path)
     if kind.ndim != 2:
         raise ValueError(f"write_labels: expected a (H, W) array, got {kind.shape}")
-    _atomic_write(path, _encode(path, kind.astype(np.uint8)))
+    write_bytes_atomic(path, _encode(path, kind.astype(np.uint8)))
 
 
 def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -442,7 +467,7 @@ def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 
     buf = _io.BytesIO()
     np.save(buf, array, allow_pickle=False)
-    _atomic_write(Path(path), buf.getvalue())
+    write_bytes_atomic(Path(path), buf.getvalue())
 
 
 # ---------------------------------------------------------------------------------------------- input expansion

@@ -257,3 +257,18 @@ def png_claiming(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+def test_outputs_get_normal_permissions_not_mkstemp_0600(tmp_path):
+    import os
+    import stat
+
+    from blurtool.io import write_map, write_text_atomic
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    write_map(tmp_path / "m.png", np.zeros((4, 4), np.float32))
+    write_text_atomic(tmp_path / "t.csv", "a,b\n1,2\n", newline="")
+    for name in ("m.png", "t.csv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
+    assert (tmp_path / "t.csv").read_bytes() == b"a,b\n1,2\n"

@@ -162,7 +162,7 @@ def _write_csv(path: Path, records, placed: dict) -> None:
     import csv
     import io
 
-    from blurtool.ops.textfile import write_text_atomic
+    from blurtool.io import write_text_atomic
 
     buf = io.StringIO()
     rows = [{"rank": i, **r.to_json(), "sorted_to": str(placed.get(r.path, ""))} for i, r in enumerate(records, 1)]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from blurtool.errors import OutputError
-from blurtool.ops.textfile import write_text_atomic
+from blurtool.io import write_text_atomic
 
 # Border colours per verdict (RGB): red bad, orange ok, green good, blue no blur.
 VERDICT_COLOURS = {
