@@ -8,7 +8,6 @@ Every command module `blurtool/cli/<name>.py` defines `register(app)`, which add
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import Annotated
 
 import typer
@@ -69,10 +68,6 @@ def _root(
 
 
 for _name in COMMANDS:
-    # TODO(product): drop the find_spec guard once every command module exists; it lets the app work while
-    # the other commands are still being written.
-    if importlib.util.find_spec(f"blurtool.cli.{_name}") is None:
-        continue
     importlib.import_module(f"blurtool.cli.{_name}").register(app)
 
 
