@@ -53,8 +53,10 @@ def child(args) -> None:
     """Step 2, in its own process so that its peak memory is its own."""
     import numpy as np  # noqa: F401
 
-    from blurtool.cli.detect import overlay
-    from blurtool.io import read_image, write_image, write_kind_colour, write_labels, write_map
+    from concurrent.futures import ThreadPoolExecutor
+
+    from blurtool.cli.detect import write_outputs
+    from blurtool.io import read_image
 
     det, _ = _detector(args.weights)
     baseline = _maxrss_mb()
@@ -67,11 +69,12 @@ def child(args) -> None:
         times[name], cpu[name] = time.perf_counter() - t, time.process_time() - c
         return value
 
+    writers = ThreadPoolExecutor(max_workers=2)  # as `blurtool detect` writes them
+
     def write_all(res, image):
-        write_map(out / "p.blur.png", res.blur)
-        write_kind_colour(out / "p.kind.png", res.kind)
-        write_labels(out / "p.labels.png", res.kind)
-        write_image(out / "p.overlay.jpg", overlay(image, res.kind), quality=90)
+        paths = {tag: out / f"p.{tag}.{'jpg' if tag == 'overlay' else 'png'}"
+                 for tag in ("blur", "kind", "labels", "overlay")}
+        write_outputs(paths, image, res, writers)
 
     image = step("decode", lambda: read_image(args.child))
     step("network_at_working_size", lambda: det.predict(image, full_size=False))

@@ -58,6 +58,27 @@ def overlay(image, kind):
     return np.where((kind > 0)[..., None], tinted, img8)
 
 
+def write_outputs(paths: dict, image, result, writers) -> None:
+    """Write the outputs `detect` was asked for (tag -> path) for one photo.
+
+    Encoding four full-size images is most of the end-to-end time of a large photo; cv2.imencode releases the GIL,
+    so they are written on the `writers` thread pool (two threads: one per core here)."""
+    from blurtool.io import write_image, write_kind_colour, write_labels, write_map, write_npy
+
+    tasks = []
+    if "blur" in paths:
+        tasks.append(writers.submit(write_map, paths["blur"], result.blur))
+    if "kind" in paths:
+        tasks.append(writers.submit(write_kind_colour, paths["kind"], result.kind))
+        tasks.append(writers.submit(write_labels, paths["labels"], result.kind))
+    if "overlay" in paths:
+        tasks.append(writers.submit(lambda: write_image(paths["overlay"], overlay(image, result.kind), quality=90)))
+    if "npy" in paths:
+        tasks.append(writers.submit(write_npy, paths["npy"], result.blur))
+    for t in tasks:
+        t.result()  # re-raises an OutputError of any writer
+
+
 def register(app: typer.Typer) -> None:
     @app.command("detect")
     def detect(
@@ -93,23 +114,18 @@ def register(app: typer.Typer) -> None:
 
         from blurtool.cli._batch import run_batch
         from blurtool.inference import BlurDetector
-        from blurtool.io import read_image, write_image, write_kind_colour, write_labels, write_map, write_npy
+        from blurtool.io import read_image
 
         detector = BlurDetector.from_weights(weights, device=device, threshold=threshold, working_size=working_size)
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        writers = ThreadPoolExecutor(max_workers=2)
 
         def process(job):
             image = read_image(job.path)
             res = detector.predict(image)
-            o = job.outputs
-            if "blur" in o:
-                write_map(o["blur"], res.blur)
-            if "kind" in o:
-                write_kind_colour(o["kind"], res.kind)
-                write_labels(o["labels"], res.kind)
-            if "overlay" in o:
-                write_image(o["overlay"], overlay(image, res.kind), quality=90)
-            if "npy" in o:
-                write_npy(o["npy"], res.blur)
+            write_outputs(job.outputs, image, res, writers)
             return {"width": image.shape[1], "height": image.shape[0], **res.summary()}
 
         report = run_batch(
@@ -123,4 +139,5 @@ def register(app: typer.Typer) -> None:
                 ("dominant_kind", "dominant", None),
             ],
         )
+        writers.shutdown()
         raise typer.Exit(report.exit_code)
