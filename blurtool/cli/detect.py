@@ -58,6 +58,22 @@ def overlay(image, kind):
     return np.where((kind > 0)[..., None], tinted, img8)
 
 
+OVERLAY_MAX_SIDE = 2048  # the overlay is for looking at: a 12 MP one costs ~1 s to make and encode, for nothing
+
+
+def small_overlay(image, kind):
+    """overlay() at most OVERLAY_MAX_SIDE px on its long side."""
+    import cv2
+
+    h, w = kind.shape
+    s = OVERLAY_MAX_SIDE / max(h, w)
+    if s < 1:
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        kind = cv2.resize(kind, size, interpolation=cv2.INTER_NEAREST)
+    return overlay(image, kind)
+
+
 def write_outputs(paths: dict, image, result, writers) -> None:
     """Write the outputs `detect` was asked for (tag -> path) for one photo.
 
@@ -72,7 +88,7 @@ def write_outputs(paths: dict, image, result, writers) -> None:
         tasks.append(writers.submit(write_kind_colour, paths["kind"], result.kind))
         tasks.append(writers.submit(write_labels, paths["labels"], result.kind))
     if "overlay" in paths:
-        tasks.append(writers.submit(lambda: write_image(paths["overlay"], overlay(image, result.kind), quality=90)))
+        tasks.append(writers.submit(lambda: write_image(paths["overlay"], small_overlay(image, result.kind), quality=90)))
     if "npy" in paths:
         tasks.append(writers.submit(write_npy, paths["npy"], result.blur))
     for t in tasks:

@@ -160,3 +160,16 @@ def png_claiming(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+def test_overlay_of_a_large_photo_is_bounded_and_keeps_the_aspect():
+    import numpy as np
+
+    from blurtool.cli.detect import OVERLAY_MAX_SIDE, small_overlay
+
+    image = np.zeros((1500, 3000, 3), np.float32)
+    kind = np.zeros((1500, 3000), np.uint8)
+    kind[:, 1500:] = 2
+    out = small_overlay(image, kind)
+    assert out.shape == (OVERLAY_MAX_SIDE // 2, OVERLAY_MAX_SIDE, 3)
+    assert out[0, -1, 2] > 100 and out[0, 0].max() == 0  # motion half tinted blue, sharp half untouched
