@@ -177,6 +177,18 @@ def test_sigint_during_a_move_is_held_until_the_move_is_complete(lib, monkeypatc
         real(src, dst, log, op_id)
 
     monkeypatch.setattr(ls, "_move_one", move_with_sigint)
+    # Start from Python's own Ctrl-C handler whatever the test runner inherited (a job started in the background
+    # by a shell, as CI may be, has SIGINT ignored), and put the inherited one back afterwards.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _sigint_case(lib)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def _sigint_case(lib):
+    import signal
+
     p = lib / "photos"
     log = lib / "log.jsonl"
     rep = execute_sort(plan_sort([(p / "a.jpg", "bad"), (p / "b.jpg", "bad")], lib / "out"), "move", log)
