@@ -27,6 +27,7 @@ Only typer and rich are imported at module level: numpy, OpenCV and torch are im
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import sys
@@ -45,6 +46,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from blurtool.inference import BlurDetector, BlurResult
 
 # --------------------------------------------------------------------------------------------- shared options
+
+
+class ImageFormat(str, enum.Enum):
+    """Output format of commands that write an edited photo: png keeps untouched pixels bit-identical."""
+
+    png = "png"
+    jpg = "jpg"
+
 
 PhotosArg = Annotated[
     list[str],

@@ -10,6 +10,7 @@ import typer
 
 from blurtool.cli._batch import (
     DeviceOpt,
+    ImageFormat,
     JsonOpt,
     MapOpt,
     OutDirOpt,
@@ -37,11 +38,6 @@ class KernelModel(str, enum.Enum):
     auto = "auto"
     free = "free"
     disk = "disk"
-
-
-class Format(str, enum.Enum):
-    png = "png"
-    jpg = "jpg"
 
 
 def register(app: typer.Typer) -> None:
@@ -80,9 +76,9 @@ def register(app: typer.Typer) -> None:
             "--max-side", min=64, max=4096,
             help="Kernel estimation works on at most this many pixels squared of the region (time grows with it).",
         )] = _D.max_side,
-        fmt: Annotated[Format, typer.Option(
+        fmt: Annotated[ImageFormat, typer.Option(
             "--format", help="png keeps the sharp pixels bit-identical to the photo; jpg makes smaller files.",
-        )] = Format.png,
+        )] = ImageFormat.png,
         threshold: ThresholdOpt = None,
         weights: WeightsOpt = None,
         device: DeviceOpt = "auto",

@@ -9,6 +9,7 @@ import typer
 
 from blurtool.cli._batch import (
     DeviceOpt,
+    ImageFormat,
     JsonOpt,
     MapOpt,
     OutDirOpt,
@@ -29,11 +30,6 @@ class Method(str, enum.Enum):
     gaussian = "gaussian"  # Ma et al. 2018: one Gaussian on every pixel with blur above --sharp-below
 
 
-class Format(str, enum.Enum):
-    png = "png"
-    jpg = "jpg"
-
-
 def register(app: typer.Typer) -> None:
     @app.command("magnify")
     def magnify_command(
@@ -52,9 +48,9 @@ def register(app: typer.Typer) -> None:
             "--method", help="lens: bokeh-like disks, subject recomposed through its matte; gaussian: Ma et al.'s "
             "single Gaussian (sigma = radius / 2).",
         )] = Method.lens,
-        fmt: Annotated[Format, typer.Option(
+        fmt: Annotated[ImageFormat, typer.Option(
             "--format", help="png keeps the sharp pixels bit-identical to the photo; jpg makes smaller files.",
-        )] = Format.png,
+        )] = ImageFormat.png,
         threshold: ThresholdOpt = None,
         weights: WeightsOpt = None,
         device: DeviceOpt = "auto",
