@@ -376,7 +376,7 @@ def run_batch(
             progress.stop()
 
     report = BatchReport(results)
-    if render and not json_output:
+    if render and not json_output and len(report.failed) < len(results):  # no empty table when every photo failed
         render_table(results, columns, title)
     report_failures(report)
     return report

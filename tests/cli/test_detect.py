@@ -173,3 +173,14 @@ def test_overlay_of_a_large_photo_is_bounded_and_keeps_the_aspect():
     out = small_overlay(image, kind)
     assert out.shape == (OVERLAY_MAX_SIDE // 2, OVERLAY_MAX_SIDE, 3)
     assert out[0, -1, 2] > 100 and out[0, 0].max() == 0  # motion half tinted blue, sharp half untouched
+
+
+def test_no_empty_table_when_every_photo_failed(tmp_path):
+    from typer.testing import CliRunner
+
+    from blurtool.cli import app
+
+    result = CliRunner().invoke(app, ["detect", str(tmp_path / "missing.jpg"), "--device", "cpu"])
+    assert result.exit_code == 1
+    assert "missing.jpg: file not found" in result.output
+    assert "blurred" not in result.output  # no table header
