@@ -27,6 +27,9 @@ class TrainConfig:
     encoder_lr_mult: float = _opt(0.3, "Encoder learning rate = lr x this: the ImageNet encoder moves more slowly.")
     weight_decay: float = _opt(1e-4, "AdamW weight decay.")
     warmup_steps: int = _opt(100, "Linear learning-rate warmup, steps.")
+    ema_decay: float = _opt(
+        0.999, "Keep an exponential moving average of the weights (validated and shipped); 0 = ship the raw weights."
+    )
     val_count: int = _opt(80, "Held-out validation images, stratified by kind, never trained on.")
     val_every: int = _opt(300, "Steps between validations and checkpoints.")
     seed: int = _opt(0, "Seed of the split, the initialisation and every training sample.")

@@ -4,6 +4,7 @@ Runs on the CPU (2 cores: 1 data worker + torch threads) or on CUDA with autocas
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -118,6 +119,10 @@ def train(cfg: TrainConfig, console=None) -> Path:
         return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
+    # The moving average of the weights is what we validate and ship: it smooths the step-to-step noise of small
+    # batches on 720 photos, which otherwise makes the validation score jump by +-0.015 mIoU between checkpoints.
+    ema = _WeightAverage(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    shipped = ema.model if ema else model
     step, best, history = 0, -1.0, []
     last_ckpt = out / "last.pt"
     if cfg.resume and last_ckpt.is_file():
@@ -125,6 +130,8 @@ def train(cfg: TrainConfig, console=None) -> Path:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.model.load_state_dict(state.get("ema", state["model"]))
         step, best = int(state["step"]), float(state["best"])
         history = json.loads(state["history"])
         _log(log_file, f"resumed at step {step}", console)
@@ -164,26 +171,29 @@ def train(cfg: TrainConfig, console=None) -> Path:
     def checkpoint(minutes):
         nonlocal best
         model.eval()
-        metrics = validate(model, val_examples, cfg.working_size, mean, std, device=device)
+        metrics = validate(shipped, val_examples, cfg.working_size, mean, std, device=device)
+        entry = {"step": step, "minutes": round(minutes, 1), **metrics}
+        if ema is not None:  # the raw weights too, so the log shows what the average brings
+            entry["raw"] = validate(model, val_examples, cfg.working_size, mean, std, device=device)
         model.train()
-        history.append({"step": step, "minutes": round(minutes, 1), **metrics})
-        _log(log_file, f"step {step} validation " + json.dumps(metrics), console)
-        save_weights(out / "latest-weights.pt", model, card(metrics, step, minutes))
+        history.append(entry)
+        _log(log_file, f"step {step} validation " + json.dumps(entry), console)
+        save_weights(out / "latest-weights.pt", shipped, card(metrics, step, minutes))
         if metrics["miou"] > best:
             best = metrics["miou"]
-            save_weights(out / "best.pt", model, card(metrics, step, minutes))
+            save_weights(out / "best.pt", shipped, card(metrics, step, minutes))
         tmp = out / "last.pt.tmp"
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "step": step,
-                "best": best,
-                "history": json.dumps(history),
-            },
-            tmp,
-        )
+        state = {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "step": step,
+            "best": best,
+            "history": json.dumps(history),
+        }
+        if ema is not None:
+            state["ema"] = ema.model.state_dict()
+        torch.save(state, tmp)
         os.replace(tmp, last_ckpt)
         (out / "history.json").write_text(json.dumps(history, indent=1))
 
@@ -203,6 +213,8 @@ def train(cfg: TrainConfig, console=None) -> Path:
         scaler.update()
         sched.step()
         step += 1
+        if ema is not None:
+            ema.update(model, step)
         running = 0.9 * running + 0.1 * loss.item() if step > 1 else loss.item()
         minutes = (time.time() - start) / 60
         if step % 20 == 0:
@@ -216,6 +228,28 @@ def train(cfg: TrainConfig, console=None) -> Path:
             break
     _log(log_file, f"done at step {step}; best validation mIoU {best:.4f}", console)
     return out / "best.pt"
+
+
+class _WeightAverage:
+    """Exponential moving average of a model's parameters (Polyak averaging). The decay ramps up from 0 over the
+    first steps ((1 + step) / (10 + step)) so the average does not remember the random decoder of step 0."""
+
+    def __init__(self, model, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    def update(self, model, step: int) -> None:
+        import torch
+
+        d = min(self.decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for avg, cur in zip(self.model.state_dict().values(), model.state_dict().values()):
+                if avg.dtype.is_floating_point:
+                    avg.mul_(d).add_(cur.detach(), alpha=1 - d)
+                else:
+                    avg.copy_(cur)
 
 
 def _worker_init(_):
