@@ -233,7 +233,8 @@ class _Prepared:
 class BlurDetector:
     """Runs the blur network on photos. Build with `BlurDetector.from_weights()`.
 
-    threshold / working_size: None takes the weights card's values (the one place these defaults live).
+    threshold / working_size / flip_average: None takes the weights card's values (the one place these defaults live).
+    flip_average: also run the mirrored photo and average both maps (twice the network time, slightly better maps).
     """
 
     def __init__(
@@ -245,6 +246,7 @@ class BlurDetector:
         threshold: float | None = None,
         working_size: int | None = None,
         batch_size: int | None = None,
+        flip_average: bool | None = None,
     ) -> None:
         import torch
 
@@ -265,6 +267,9 @@ class BlurDetector:
         self.std = np.asarray(norm["std"], np.float32)
         # CPU: batching brings little (the cores are already busy) and costs memory; CUDA: fill the GPU.
         self.batch_size = batch_size or (8 if self.device.type == "cuda" else 2)
+        # Test-time augmentation: also run the mirrored photo and average the two probability maps (twice the
+        # network time). The network saw flips in training, so the two views disagree only where it is unsure.
+        self.flip_average = bool(card.get("flip_average", False) if flip_average is None else flip_average)
         self.model = model.to(self.device).eval()
         self._torch = torch
 
@@ -277,6 +282,7 @@ class BlurDetector:
         threshold: float | None = None,
         working_size: int | None = None,
         batch_size: int | None = None,
+        flip_average: bool | None = None,
     ) -> BlurDetector:
         """Load a weights file (path, else $BLURTOOL_WEIGHTS, else the shipped model). WeightsError if unusable."""
         from blurtool.device import resolve_device
@@ -286,7 +292,10 @@ class BlurDetector:
         model, card = load_weights(path)
         if not isinstance(card, dict):
             raise WeightsError(f"{path}: weights card is missing")
-        return cls(model, card, device=dev, threshold=threshold, working_size=working_size, batch_size=batch_size)
+        return cls(
+            model, card, device=dev, threshold=threshold, working_size=working_size, batch_size=batch_size,
+            flip_average=flip_average,
+        )
 
     # ------------------------------------------------------------------------------------------ preparation
 
@@ -326,6 +335,8 @@ class BlurDetector:
         from blurtool.device import autocast
 
         x = torch.from_numpy(np.stack([p.x for p in batch])).to(self.device, non_blocking=True)
+        if self.flip_average:
+            x = torch.cat([x, x.flip(-1)])
         with torch.inference_mode(), autocast(self.device):
             logits = self.model(x)
         if logits.ndim != 4 or logits.shape[1] != 3:
@@ -333,7 +344,12 @@ class BlurDetector:
         logits = logits.float()
         # Interpolate logits (not probabilities) to the padded working size, then crop the padding away.
         logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        probs = torch.softmax(logits, dim=1).permute(0, 2, 3, 1).cpu().numpy()
+        probs = torch.softmax(logits, dim=1)
+        if self.flip_average:
+            # The padded width is a multiple of the network stride, so the mirrored map lands on the same pixels.
+            n = len(batch)
+            probs = 0.5 * (probs[:n] + probs[n:].flip(-1))
+        probs = probs.permute(0, 2, 3, 1).cpu().numpy()
         return [np.ascontiguousarray(probs[i, : p.work_hw[0], : p.work_hw[1]]) for i, p in enumerate(batch)]
 
     def _finish(self, prep: _Prepared, work_probs: np.ndarray) -> BlurResult:

@@ -177,3 +177,45 @@ def test_threshold_and_bad_inputs(det):
         det.predict(np.zeros((10, 10), np.float32))
     with pytest.raises(InputError, match="threshold"):
         BlurDetector(FakeNet(), CARD, device="cpu", threshold=1.5)
+
+
+def test_flip_average_realigns_the_mirrored_map():
+    """FakeNet is mirror-symmetric, so averaging with the mirrored run changes nothing if the mirrored map is flipped
+    back onto the right pixels (not flipping back would put the blurred half on the wrong side)."""
+    img = half_blurred(96, 120)  # padded to 128 wide: the padding must not shift the mirrored map
+    plain = BlurDetector(FakeNet(), CARD, device="cpu").predict(img)
+    net = FakeNet()
+    both = BlurDetector(net, CARD, device="cpu", flip_average=True).predict(img)
+    assert net.seen_shapes[-1][0] == 2  # the photo and its mirror in one batch
+    assert np.abs(both.blur - plain.blur)[:, 8:-8].mean() < 0.02
+    assert both.blur[:, 76:].mean() > 0.7 and both.blur[:, :44].mean() < 0.2
+
+
+class LeftSharpNet(nn.Module):
+    """Calls the left half of its input sharp and the right half blurred, whatever the content."""
+
+    def forward(self, x):
+        b, _, h, w = x.shape
+        sharp = torch.full((b, 1, h // 2, w // 2), -4.0)
+        sharp[..., : w // 4] = 4.0
+        return torch.cat([sharp, torch.zeros_like(sharp), torch.zeros_like(sharp)], 1)
+
+
+def test_flip_average_is_the_mean_of_both_views():
+    img = textured(64, 128)
+    plain = BlurDetector(LeftSharpNet(), CARD, device="cpu").predict(img)
+    assert plain.blur[:, :60].max() < 0.1 and plain.blur[:, 68:].min() > 0.9
+    both = BlurDetector(LeftSharpNet(), CARD, device="cpu", flip_average=True).predict(img)
+    # p(sharp) averages a confident "sharp" (e^4 / (e^4 + 2)) and a confident "blurred" (e^-4 / (e^-4 + 2)) everywhere
+    # (but at the seam, where the bilinear upsampling mixes them), and the averaged map is mirror-symmetric.
+    expected = 0.5 * (np.exp(4) / (np.exp(4) + 2) + np.exp(-4) / (np.exp(-4) + 2))
+    p_sharp = both.probs[..., 0]
+    assert np.abs(p_sharp[:, :56] - expected).max() < 0.005 and np.abs(p_sharp[:, 72:] - expected).max() < 0.005
+    np.testing.assert_allclose(p_sharp, p_sharp[:, ::-1], atol=1e-5)
+
+
+def test_flip_average_default_comes_from_the_card():
+    assert not BlurDetector(FakeNet(), CARD, device="cpu").flip_average
+    card = {**CARD, "flip_average": True}
+    assert BlurDetector(FakeNet(), card, device="cpu").flip_average
+    assert not BlurDetector(FakeNet(), card, device="cpu", flip_average=False).flip_average

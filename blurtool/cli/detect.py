@@ -16,6 +16,8 @@ from blurtool.cli._batch import (
     ThresholdOpt,
     WeightsOpt,
     WorkingSizeOpt,
+    FastOpt,
+    flip_average_for,
 )
 
 # What --save can name -> the files it writes (tag -> suffix). "kind" writes both the colour picture and the raw
@@ -111,6 +113,7 @@ def register(app: typer.Typer) -> None:
         ] = DEFAULT_SAVE,
         threshold: ThresholdOpt = None,
         working_size: WorkingSizeOpt = None,
+        fast: FastOpt = False,
         weights: WeightsOpt = None,
         device: DeviceOpt = "auto",
         recursive: RecursiveOpt = False,
@@ -132,7 +135,8 @@ def register(app: typer.Typer) -> None:
         from blurtool.inference import BlurDetector
         from blurtool.io import read_image
 
-        detector = BlurDetector.from_weights(weights, device=device, threshold=threshold, working_size=working_size)
+        detector = BlurDetector.from_weights(weights, device=device, threshold=threshold, working_size=working_size,
+                                             flip_average=flip_average_for(fast))
 
         from concurrent.futures import ThreadPoolExecutor
 

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from blurtool.cli._batch import DeviceOpt, ThresholdOpt, WeightsOpt, WorkingSizeOpt
+from blurtool.cli._batch import DeviceOpt, FastOpt, ThresholdOpt, WeightsOpt, WorkingSizeOpt, flip_average_for
 
 
 class Split(str, enum.Enum):
@@ -17,12 +17,13 @@ class Split(str, enum.Enum):
     val = "val"
 
 
-def _load_detector(weights: Path | None, device: str, threshold: float | None, working_size: int | None):
+def _load_detector(weights: Path | None, device: str, threshold: float | None, working_size: int | None,
+                   fast: bool = False):
     """The detector and its weights card (tests replace this function with a fake)."""
     from blurtool.inference import BlurDetector
 
     detector = BlurDetector.from_weights(
-        weights, device=device, threshold=threshold, working_size=working_size
+        weights, device=device, threshold=threshold, working_size=working_size, flip_average=flip_average_for(fast)
     )
     card = getattr(detector, "card", None)
     if card is None:
@@ -104,6 +105,7 @@ def register(app: typer.Typer) -> None:
         device: DeviceOpt = "auto",
         threshold: ThresholdOpt = None,
         working_size: WorkingSizeOpt = None,
+        fast: FastOpt = False,
         json_output: Annotated[
             bool, typer.Option("--json", help="Print the results as one JSON document on stdout.")
         ] = False,
@@ -139,7 +141,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("use either --list or --split val, not both")
         stems = read_stem_list(stem_list) if stem_list is not None else None
         list_samples(data_dir, stems)  # check the folder before loading the model
-        detector, card = _load_detector(weights, device, threshold, working_size)
+        detector, card = _load_detector(weights, device, threshold, working_size, *([True] if fast else []))
         if split is Split.val:
             stems = val_stems(card, f"{(card or {}).get('path', weights or 'weights')} card")
 

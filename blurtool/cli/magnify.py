@@ -19,6 +19,7 @@ from blurtool.cli._batch import (
     ThresholdOpt,
     WeightsOpt,
     WorkingSizeOpt,
+    FastOpt,
 )
 from blurtool.ops.magnify import MagnifyOptions
 
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
         weights: WeightsOpt = None,
         device: DeviceOpt = "auto",
         working_size: WorkingSizeOpt = None,
+        fast: FastOpt = False,
         recursive: RecursiveOpt = False,
         overwrite: OverwriteOpt = False,
         json_output: JsonOpt = False,
@@ -72,7 +74,7 @@ def register(app: typer.Typer) -> None:
         frac, px = parse_strength(strength)
         options = MagnifyOptions(strength=frac, strength_px=px, sharp_below=sharp_below)
         maps = MapProvider(map_path=map_, weights=weights, device=device, threshold=threshold,
-                           working_size=working_size)
+                           working_size=working_size, fast=fast)
         if method is Method.lens:
             warm_up()  # numba's one-off compilation / cache load, outside the per-photo work
 

@@ -17,6 +17,7 @@ from blurtool.cli._batch import (
     ThresholdOpt,
     WeightsOpt,
     WorkingSizeOpt,
+    FastOpt,
 )
 from blurtool.ops.matting import MatteOptions
 
@@ -70,6 +71,7 @@ def register(app: typer.Typer) -> None:
         weights: WeightsOpt = None,
         device: DeviceOpt = "auto",
         working_size: WorkingSizeOpt = None,
+        fast: FastOpt = False,
         recursive: RecursiveOpt = False,
         overwrite: OverwriteOpt = False,
         json_output: JsonOpt = False,
@@ -86,7 +88,7 @@ def register(app: typer.Typer) -> None:
 
         bg = load_background(background) if background is not None else None
         maps = MapProvider(map_path=map_, weights=weights, device=device, threshold=threshold,
-                           working_size=working_size)
+                           working_size=working_size, fast=fast)
         warm_up()  # numba's one-off compilation / cache load happens here, not inside the first photo's work
         outputs = {"alpha": ".alpha.png", "matte": ".matte.png"}
         if bg is not None:

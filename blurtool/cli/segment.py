@@ -16,6 +16,7 @@ from blurtool.cli._batch import (
     RecursiveOpt,
     WeightsOpt,
     WorkingSizeOpt,
+    FastOpt,
 )
 from blurtool.ops.segment import SegmentOptions
 
@@ -53,6 +54,7 @@ def register(app: typer.Typer) -> None:
         weights: WeightsOpt = None,
         device: DeviceOpt = "auto",
         working_size: WorkingSizeOpt = None,
+        fast: FastOpt = False,
         recursive: RecursiveOpt = False,
         overwrite: OverwriteOpt = False,
         json_output: JsonOpt = False,
@@ -74,7 +76,7 @@ def register(app: typer.Typer) -> None:
         # segment uses Ma et al.'s fixed thresholds, not the model card's decision threshold; giving one here
         # lets --map work without loading any weights.
         maps = MapProvider(map_path=map_, weights=weights, device=device, threshold=probably_sharp_below,
-                           working_size=working_size)
+                           working_size=working_size, fast=fast)
 
         def process(job):
             image = read_image(job.path)

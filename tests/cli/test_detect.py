@@ -184,3 +184,27 @@ def test_no_empty_table_when_every_photo_failed(tmp_path):
     assert result.exit_code == 1
     assert "missing.jpg: file not found" in result.output
     assert "blurred" not in result.output  # no table header
+
+
+def test_fast_skips_the_mirrored_pass_the_card_asks_for(tmp_path, photo):
+    import torch
+
+    from blurtool.inference import BlurDetector
+    from blurtool.io import read_image
+    from blurtool.model import create_model
+    from blurtool.weights import save_weights
+
+    torch.manual_seed(1)
+    path = tmp_path / "flip.pt"
+    card = {"threshold": 0.5, "working_size": 96, "classes": ["sharp", "defocus", "motion"], "flip_average": True}
+    save_weights(path, create_model("blurnet"), card)
+    maps = {}
+    for name, extra in (("both", []), ("fast", ["--fast"])):
+        r = invoke(photo, "--weights", path, "--out", tmp_path / name, "--device", "cpu", "--save", "npy", *extra)
+        assert r.exit_code == 0, r.output
+        maps[name] = np.load(tmp_path / name / "photo.blur.npy")
+    one_pass = BlurDetector.from_weights(path, device="cpu", flip_average=False).predict(read_image(photo)).blur
+    two_pass = BlurDetector.from_weights(path, device="cpu").predict(read_image(photo)).blur
+    np.testing.assert_allclose(maps["fast"], one_pass, atol=1e-5)
+    np.testing.assert_allclose(maps["both"], two_pass, atol=1e-5)
+    assert np.abs(one_pass - two_pass).max() > 1e-3  # a random network is not mirror-symmetric
