@@ -44,6 +44,10 @@ def main():
         show(f"on the other {len(test)} at {level / 255:.3f}", M.summarise(test, level=level))
     level = M.best_level(recs)
     print(f"all {len(recs)} validation images: best threshold {level / 255:.3f}")
+    print("  how the figures move with the threshold (all validation images):")
+    for k in range(level - 25, level + 26, 5):
+        if 1 <= k <= 255:
+            show(f"at {k / 255:.3f}", M.summarise(recs, level=k))
     show("at 0.5", M.summarise(recs, level=128))
     show(f"at {level / 255:.3f} (chosen on these images)", M.summarise(recs, level=level))
     if args.write:
