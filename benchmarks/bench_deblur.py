@@ -10,7 +10,8 @@ sharp. It then compares:
 * oracle: our region pipeline with the true kernel (upper bound of the non-blind part).
 
 Reported per case: kernel similarity to the true kernel (max normalised cross-correlation over shifts), PSNR/SSIM of
-the blurred region and of the whole image, PSNR of the sharp part, seconds. Run:
+the blurred region and of the whole image, PSNR of the sharp part, seconds, and the verdict of our reliability check
+("ok" = deblurred, "left" = too few edges above the noise, region left unchanged; with its edge score). Run:
 
     nice -n 10 python benchmarks/bench_deblur.py --cuhk /work/shared/data/cuhk-train --n 4
     nice -n 10 python benchmarks/bench_deblur.py --timing 3000x2000      # a few-megapixel photo, CPU time
@@ -126,18 +127,23 @@ def run_case(name: str, sharp: np.ndarray, kernel: np.ndarray, kind: str, ksize:
         row[f"all_ssim_{tag}"] = ssim(img, sharp)
         row[f"sharp_psnr_{tag}"] = psnr(img, sharp, sharp_part)
     row["sharp_identical"] = bool(np.array_equal(ours.image[sharp_part], observed[sharp_part]))
+    # The reliability check's verdict: "ok" = deblurred, "left" = too few edges, region left unchanged.
+    row["verdict"] = "ok" if ours.reliable else "left"
+    row["edges"] = float(ours.edges)
+    row["unchanged"] = bool(np.array_equal(ours.image, observed))
     row["s_ours"], row["s_uniform"] = t_ours, t_uni
     return row
 
 
 def print_rows(rows):
-    hdr = (f"{'case':24s} {'kind':7s} {'ksim ours/unif':>15s} | {'region PSNR in/ours/unif/oracle':>32s} | "
+    hdr = (f"{'case':24s} {'kind':7s} {'check':>10s} {'ksim ours/unif':>15s} | {'region PSNR in/ours/unif/oracle':>32s} | "
            f"{'region SSIM in/ours/unif':>25s} | {'whole PSNR in/ours/unif':>24s} | {'whole SSIM in/ours/unif':>24s} | "
            f"{'sharp PSNR unif':>15s} | {'s ours/unif':>11s}")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
-        print(f"{r['case'][:24]:24s} {r['kind']:7s} {r['ksim_ours']:7.3f}/{r['ksim_uniform']:.3f} | "
+        print(f"{r['case'][:24]:24s} {r['kind']:7s} {r['verdict']:>4s} {r['edges']:5.1f} "
+              f"{r['ksim_ours']:7.3f}/{r['ksim_uniform']:.3f} | "
               f"{r['reg_psnr_input']:7.2f}/{r['reg_psnr_ours']:.2f}/{r['reg_psnr_uniform']:.2f}/{r['reg_psnr_oracle']:.2f} | "
               f"{r['reg_ssim_input']:9.3f}/{r['reg_ssim_ours']:.3f}/{r['reg_ssim_uniform']:.3f} | "
               f"{r['all_psnr_input']:8.2f}/{r['all_psnr_ours']:.2f}/{r['all_psnr_uniform']:.2f} | "
@@ -153,6 +159,13 @@ def print_rows(rows):
               f"whole PSNR {mean['all_psnr_input']:.2f} -> {mean['all_psnr_ours']:.2f} (uniform "
               f"{mean['all_psnr_uniform']:.2f}); sharp-part PSNR of uniform {mean['sharp_psnr_uniform']:.2f} "
               f"(ours: identical in {sum(r['sharp_identical'] for r in rows)}/{len(rows)})")
+        n = len(rows)
+        print(f"check: {sum(r['verdict'] == 'ok' for r in rows)}/{n} deblurred, "
+              f"{sum(r['verdict'] == 'left' for r in rows)}/{n} left unchanged "
+              f"(bit-identical: {sum(r['unchanged'] for r in rows if r['verdict'] == 'left')}); region worse than "
+              f"input in {sum(r['reg_psnr_ours'] < r['reg_psnr_input'] for r in rows)}/{n}; ours >= uniform in region "
+              f"PSNR {sum(r['reg_psnr_ours'] >= r['reg_psnr_uniform'] for r in rows)}/{n}, whole PSNR "
+              f"{sum(r['all_psnr_ours'] >= r['all_psnr_uniform'] for r in rows)}/{n}")
 
 
 def timing(spec: str):
@@ -166,6 +179,7 @@ def timing(spec: str):
     # CPU seconds as well as wall seconds: on a shared machine the wall clock measures the other jobs too.
     print(f"{w}x{h} ({w * h / 1e6:.1f} MP), region {region.mean():.0%}, default kernel size {res.kernel.shape[0]}, "
           f"true kernel {k.shape[0]} px: {total:.1f} s wall, {cpu:.1f} s CPU ({', '.join(f'{a} {b:.1f} s' for a, b in res.seconds.items())})"
+          f"; check {'ok' if res.reliable else 'left unchanged'} (edges {res.edges:.1f})"
           f"; kernel similarity {kernel_similarity(res.kernel, k):.3f}; region PSNR "
           f"{psnr(observed, sharp, region):.2f} -> {psnr(res.image, sharp, region):.2f}")
 

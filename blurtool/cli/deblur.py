@@ -76,6 +76,15 @@ def register(app: typer.Typer) -> None:
             "--max-side", min=64, max=4096,
             help="Kernel estimation works on at most this many pixels squared of the region (time grows with it).",
         )] = _D.max_side,
+        check: Annotated[bool, typer.Option(
+            "--check/--no-check",
+            help="Blind mode: leave the photo unchanged (with a warning) when the region has too few edges above its "
+            "noise for a trustworthy kernel: deconvolution would only add ringing. --no-check deblurs anyway.",
+        )] = _D.check,
+        check_min_edges: Annotated[float, typer.Option(
+            "--check-min-edges", min=0.0,
+            help="Edges the check requires in every direction, in multiples of the kernel size (lower = bolder).",
+        )] = _D.check_min_edges,
         fmt: Annotated[ImageFormat, typer.Option(
             "--format", help="png keeps the sharp pixels bit-identical to the photo; jpg makes smaller files.",
         )] = ImageFormat.png,
@@ -93,13 +102,17 @@ def register(app: typer.Typer) -> None:
         Writes [bold]<stem>.deblurred.png[/] (or .jpg), the kernel [bold]<stem>.kernel.png[/] (maximum = 255) and
         the blend mask [bold]<stem>.deblurred.mask.png[/]. Works for one uniform blur in the region (a moving
         object, a shaken background, an out-of-focus background); not for blur that varies inside the region.
+        When the region has too few strong edges for a trustworthy kernel, the photo is written unchanged with a
+        warning (--no-check to deblur anyway).
         Example: [cyan]blurtool deblur photo.jpg --kind motion --out sharp/[/]
         """
         import dataclasses
 
         import numpy as np
 
-        from blurtool.cli._batch import MapProvider, run_batch
+        from rich.markup import escape
+
+        from blurtool.cli._batch import MapProvider, run_batch, stderr_console
         from blurtool.errors import InputError
         from blurtool.io import read_image, write_image, write_map
         from blurtool.ops.deblur import deblur, kernel_from_image, kernel_to_image
@@ -113,7 +126,8 @@ def register(app: typer.Typer) -> None:
                            working_size=working_size)
         base = DeblurConfig(
             kind=kind.value, kernel_size=kernel_size, kernel_model=kernel_model.value, feather=feather,
-            max_side=max_side, deconvolution=dataclasses.replace(_DC, lam=strength),
+            max_side=max_side, deconvolution=dataclasses.replace(_DC, lam=strength), check=check,
+            check_min_edges=check_min_edges,
         )
 
         def process(job):
@@ -129,11 +143,23 @@ def register(app: typer.Typer) -> None:
             write_image(job.outputs["deblurred"], res.image)
             write_map(job.outputs["kernel"], kernel_to_image(res.kernel).astype(np.float32) / 255)
             write_map(job.outputs["mask"], res.mask)
+            if res.reliable is False:
+                # One line on stderr (also in --json mode), and exit 0: leaving the photo alone is a result.
+                stderr_console().print(f"[bold yellow]warning:[/] {escape(str(job.path))}: {escape(res.reason)}; "
+                                       f"region left unchanged (--no-check deblurs anyway, or give --kernel)")
+                note = "unreliable kernel: unchanged"
+            elif not res.changed:
+                note = "no blurred region: copied unchanged"
+            else:
+                note = None
             return {
                 "region_fraction": res.region_fraction,
-                "kernel_px": res.kernel.shape[0] if res.changed else None,
+                "kernel_px": res.kernel.shape[0] if res.region_fraction > 0 else None,
+                "deblurred": res.changed,
+                "reliable": res.reliable,
+                "edges": None if res.edges is None else round(res.edges, 1),
                 "seconds": round(sum(res.seconds.values()), 1),
-                "note": None if res.changed else "no blurred region: copied unchanged",
+                "note": note,
             }
 
         report = run_batch(
@@ -141,6 +167,6 @@ def register(app: typer.Typer) -> None:
             outputs={"deblurred": f".deblurred.{fmt.value}", "kernel": ".kernel.png", "mask": ".deblurred.mask.png"},
             out_dir=out, recursive=recursive, overwrite=overwrite, json_output=json_output, description="Deblurring",
             columns=[("region_fraction", "region", "{:.0%}"), ("kernel_px", "kernel px", None),
-                     ("seconds", "s", "{:.1f}"), ("note", "note", None)],
+                     ("edges", "edges", "{:.1f}"), ("seconds", "s", "{:.1f}"), ("note", "note", None)],
         )
         raise typer.Exit(report.exit_code)

@@ -80,3 +80,30 @@ def test_deblur_cli_bad_inputs(tmp_path):
     write_map(map_file, np.zeros((60, 80), np.float32))
     res = _run(photo, "--map", map_file, "--threshold", "0.5", "--out", tmp_path / "o2")
     assert res.exit_code == 1 and "photo.blur.png" in res.stderr
+
+
+def test_deblur_cli_leaves_featureless_region_unchanged_with_a_warning(tmp_path):
+    """No edges above the noise: the photo is written unchanged, one warning line, exit 0; --no-check overrides."""
+    h, w = 128, 160
+    rng = np.random.default_rng(1)
+    photo = tmp_path / "flat.png"
+    write_image(photo, np.clip(0.5 + rng.normal(0, 0.01, (h, w, 3)), 0, 1).astype(np.float32))
+    map_file = tmp_path / "flat.blur.png"
+    region = np.zeros((h, w), np.float32)
+    region[:, : w // 2 + 10] = 1
+    write_map(map_file, region)
+    res = _run(photo, "--map", map_file, "--threshold", "0.5", "--kernel-size", "15", "--out", tmp_path / "o",
+               "--json")
+    assert res.exit_code == 0, res.output
+    warnings = [line for line in res.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "flat.png" in warnings[0] and "unchanged" in warnings[0]
+    row = json.loads(res.stdout.strip().splitlines()[-1])
+    assert row["reliable"] is False and row["deblurred"] is False and row["kernel_px"] == 15
+    assert np.array_equal(cv2.imread(str(photo)), cv2.imread(str(tmp_path / "o" / "flat.deblurred.png")))
+    assert (tmp_path / "o" / "flat.kernel.png").exists() and (tmp_path / "o" / "flat.deblurred.mask.png").exists()
+
+    res = _run(photo, "--map", map_file, "--threshold", "0.5", "--kernel-size", "15", "--out", tmp_path / "f",
+               "--no-check", "--json")
+    assert res.exit_code == 0 and "warning" not in res.stderr
+    assert json.loads(res.stdout.strip().splitlines()[-1])["deblurred"] is True
+    assert not np.array_equal(cv2.imread(str(photo)), cv2.imread(str(tmp_path / "f" / "flat.deblurred.png")))

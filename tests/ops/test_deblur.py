@@ -1,5 +1,7 @@
 """Region-restricted deblurring: a synthetic photo with one region blurred by a known kernel gives exact ground truth."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from blurtool.ops.deblur import (
     hard_region,
     kernel_from_image,
     kernel_to_image,
+    noise_sigma,
     psnr,
     region_mask,
     soft_mask,
@@ -70,6 +73,7 @@ def results(partial):
 def test_region_deblur_recovers_kernel_and_beats_uniform_baseline(partial, results):
     sharp, region, observed = partial
     ours, uniform = results
+    assert ours.reliable is True and ours.edges > SMALL.check_min_edges  # the check accepts a textured region
     assert kernel_similarity(ours.kernel, MOTION) > 0.9
     assert kernel_similarity(ours.kernel, MOTION) > kernel_similarity(uniform.kernel, MOTION) + 0.2
     before = psnr(observed, sharp, region)
@@ -93,6 +97,7 @@ def test_sharp_region_is_bit_identical(partial, results):
 def test_non_blind_with_true_kernel(partial):
     sharp, region, observed = partial
     res = deblur(observed, region=region, kernel=MOTION * 7.0, config=SMALL)  # any scale: normalised
+    assert res.reliable is None and "check" not in res.seconds  # non-blind mode is not checked
     assert psnr(res.image, sharp, region) > psnr(observed, sharp, region) + 6.0
     assert kernel_similarity(res.kernel, MOTION) > 0.99
 
@@ -108,6 +113,49 @@ def test_defocus_disk_radius():
     res = deblur(observed, blur=region.astype(np.float32), kind=kind, config=cfg)
     assert kernel_similarity(res.kernel, k) > 0.95
     assert psnr(res.image, sharp, region) > psnr(observed, sharp, region) + 4.0
+
+
+@pytest.fixture(scope="module")
+def featureless():
+    """A nearly texture-free photo (faint shading + sensor noise), its left part blurred: no edges to estimate from."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:H, 0:W]
+    base = (0.45 + 0.03 * np.sin(xx / 23.0) * np.cos(yy / 31.0)).astype(np.float32)
+    sharp = np.repeat(base[..., None], 3, axis=2)
+    region = np.zeros((H, W), bool)
+    region[:, : W // 2 + 10] = True
+    observed = np.where(region[..., None], blur_with(sharp, MOTION), sharp) + rng.normal(0, 0.01, sharp.shape)
+    return region, np.clip(observed, 0, 1).astype(np.float32)
+
+
+def test_check_rejects_featureless_region_and_leaves_it_bit_identical(featureless):
+    region, observed = featureless
+    res = deblur(observed, region=region, config=SMALL)
+    assert res.reliable is False and not res.changed
+    assert "edges" in res.reason and res.edges < SMALL.check_min_edges
+    assert np.array_equal(res.image, observed)
+    assert res.kernel.shape == (15, 15) and abs(res.kernel.sum() - 1) < 1e-9  # the estimate is still returned
+    assert res.mask[region].min() > 0  # and the mask
+
+
+def test_check_can_be_switched_off(featureless):
+    region, observed = featureless
+    res = deblur(observed, region=region, config=dataclasses.replace(SMALL, check=False))
+    assert res.reliable is None and res.changed
+    assert not np.array_equal(res.image[region], observed[region])
+    # A lower requirement accepts the same region: the threshold is what decides.
+    res = deblur(observed, region=region, config=dataclasses.replace(SMALL, check_min_edges=0.0))
+    assert res.reliable is True and res.changed
+
+
+def test_noise_sigma_ignores_edges():
+    rng = np.random.default_rng(0)
+    g = np.zeros((100, 100))
+    g[:, 50:] = 1.0  # a strong edge must not count as noise
+    g[30:70, 20:80] += 0.5
+    noisy = g + rng.normal(0, 0.02, g.shape)
+    assert noise_sigma(noisy, np.ones_like(g, bool)) == pytest.approx(0.02, rel=0.15)
+    assert noise_sigma(g, np.ones_like(g, bool)) == 0.0
 
 
 def test_deconvolve_borders_do_not_ring():
