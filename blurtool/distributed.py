@@ -38,6 +38,7 @@ class ShardJob:
     device: str = "cpu"
     threshold: float | None = None
     working_size: int | None = None
+    flip_average: bool = False  # one network pass per photo, as `blurtool rank` does by default
     photo_workers: int = 1  # photos at once per worker (each on one torch thread); 0 = batched GPU mode
     batch_size: int = 4
     rules: dict = field(default_factory=lambda: asdict(RankRules()))
@@ -47,7 +48,7 @@ def _load_detector(job: ShardJob):
     from blurtool.inference import BlurDetector
 
     return BlurDetector.from_weights(job.weights, device=job.device, threshold=job.threshold,
-                                     working_size=job.working_size)
+                                     working_size=job.working_size, flip_average=job.flip_average)
 
 
 def rank_shard(paths: Sequence[str], job: ShardJob, detector_factory: Callable | None = None) -> list:

@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("use either --list or --split val, not both")
         stems = read_stem_list(stem_list) if stem_list is not None else None
         list_samples(data_dir, stems)  # check the folder before loading the model
-        detector, card = _load_detector(weights, device, threshold, working_size, *([True] if fast else []))
+        detector, card = _load_detector(weights, device, threshold, working_size, fast)
         if split is Split.val:
             stems = val_stems(card, f"{(card or {}).get('path', weights or 'weights')} card")
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from blurtool.cli._batch import DeviceOpt, FastOpt, JsonOpt, ThresholdOpt, WeightsOpt, WorkingSizeOpt, flip_average_for
+from blurtool.cli._batch import DeviceOpt, JsonOpt, ThresholdOpt, WeightsOpt, WorkingSizeOpt
 from blurtool.errors import InputError, OutputError
 from blurtool.ops.rank import RankRules
 
@@ -53,12 +53,12 @@ GoodDefocusShareMinOpt = _rule(
 )
 
 
-def _load_detector(weights, device, threshold, working_size, fast=False):
+def _load_detector(weights, device, threshold, working_size, flip_average=False):
     """The network (a seam for tests, which put a fake detector here)."""
     from blurtool.inference import BlurDetector
 
     return BlurDetector.from_weights(weights, device=device, threshold=threshold, working_size=working_size,
-                                     flip_average=flip_average_for(fast))
+                                     flip_average=flip_average)
 
 
 def _set_torch_threads(n: int) -> int | None:
@@ -275,7 +275,11 @@ def register(app: typer.Typer) -> None:
         device: DeviceOpt = "auto",
         threshold: ThresholdOpt = None,
         working_size: WorkingSizeOpt = None,
-        fast: FastOpt = False,
+        flip_average: Annotated[bool, typer.Option(
+            "--flip-average",
+            help="Also run each photo's mirror image and average the maps (twice the network time). Off by default "
+            "in rank: a library wants speed, and the whole-photo scores barely change.",
+        )] = False,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=256,
                                                 help="Photos per network batch (GPU).")] = 4,
         workers: Annotated[int | None, typer.Option(
@@ -336,7 +340,7 @@ def register(app: typer.Typer) -> None:
         from blurtool.library import Failure, iter_rank, model_key, sort_records
         from blurtool.ops.cache import ScoreCache
 
-        detector = _load_detector(weights, device, threshold, working_size, fast)
+        detector = _load_detector(weights, device, threshold, working_size, flip_average)
         thr = float(getattr(detector, "threshold", 0.5) if threshold is None else threshold)
         records, failures = [], [f"{a}: {why}" for a, why in bad]
         store = ScoreCache(cache, model_key(detector, thr)) if cache is not None else None

@@ -50,7 +50,7 @@ def data(tmp_path, monkeypatch):
         cv2.imwrite(str(root / "images" / f"{stem}.png"), np.stack([np.zeros_like(red)] * 2 + [red], -1))
         cv2.imwrite(str(root / "gt" / f"{stem}.png"), g)
     card = {"threshold": 0.5, "training": {"val_stems": ["out_of_focus0001"]}}
-    monkeypatch.setattr(eval_cli, "_load_detector", lambda w, d, t, s: (_Detector(t), card))
+    monkeypatch.setattr(eval_cli, "_load_detector", lambda w, d, t, s, fast=False: (_Detector(t), card))
     return root
 
 
@@ -99,7 +99,7 @@ def test_bad_input_is_one_red_line(data, args, message):
 
 
 def test_card_without_validation_stems(data, monkeypatch):
-    monkeypatch.setattr(eval_cli, "_load_detector", lambda w, d, t, s: (_Detector(t), {"threshold": 0.5}))
+    monkeypatch.setattr(eval_cli, "_load_detector", lambda w, d, t, s, fast=False: (_Detector(t), {"threshold": 0.5}))
     r = runner.invoke(app, ["eval", str(data), "--split", "val"])
     assert r.exit_code == 1 and "val_stems" in r.stderr
 

@@ -165,3 +165,19 @@ def test_bad_input_is_one_red_line(tmp_path, fake, args, message):
 def test_bad_option_value_is_a_usage_error(tmp_path, fake):
     r = run(tmp_path, "--no-blur-max", "2")
     assert r.exit_code == 2
+
+
+def test_rank_runs_one_pass_unless_flip_average_is_asked(monkeypatch, tmp_path):
+    seen = []
+
+    def fake_loader(weights, device, threshold, working_size, flip_average=False):
+        seen.append(flip_average)
+        return FakeDetector()
+
+    monkeypatch.setattr(rank_cli, "_load_detector", fake_loader)
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((40, 60, 3), 128, np.uint8))
+    assert run(tmp_path).exit_code == 0
+    assert run(tmp_path, "--flip-average").exit_code == 0
+    assert seen == [False, True]
