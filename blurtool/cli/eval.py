@@ -172,8 +172,10 @@ def register(app: typer.Typer) -> None:
             d = report.to_dict()
             d["split"] = split.value
             d["weights"] = (card or {}).get("path", str(weights) if weights else None)
+            d["flip_average"] = bool(getattr(detector, "flip_average", False))
             typer.echo(json.dumps(d, indent=2, allow_nan=False))
         else:
-            _render(report, f"blurtool eval {data_dir} ({split.value}, {report.overall['images']} images)")
+            passes = " photo + mirror" if getattr(detector, "flip_average", False) else ""
+            _render(report, f"blurtool eval {data_dir} ({split.value}, {report.overall['images']} images{passes})")
         if pr_curve is not None:
             stderr_console().print(f"precision-recall curve: {pr_curve}")
