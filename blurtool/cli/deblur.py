@@ -20,6 +20,7 @@ from blurtool.cli._batch import (
     ThresholdOpt,
     WeightsOpt,
     WorkingSizeOpt,
+    FastOpt,
 )
 from blurtool.ops.deblur import DeblurConfig
 from blurtool.ops.deconvolution import DeconvolutionConfig
@@ -92,6 +93,7 @@ def register(app: typer.Typer) -> None:
         weights: WeightsOpt = None,
         device: DeviceOpt = "auto",
         working_size: WorkingSizeOpt = None,
+        fast: FastOpt = False,
         recursive: RecursiveOpt = False,
         overwrite: OverwriteOpt = False,
         json_output: JsonOpt = False,
@@ -123,7 +125,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"{kernel}: --kernel: file not found")
             given_kernel = kernel_from_image(read_image(kernel), name=str(kernel))
         maps = MapProvider(map_path=map_, weights=weights, device=device, threshold=threshold,
-                           working_size=working_size)
+                           working_size=working_size, fast=fast)
         base = DeblurConfig(
             kind=kind.value, kernel_size=kernel_size, kernel_model=kernel_model.value, feather=feather,
             max_side=max_side, deconvolution=dataclasses.replace(_DC, lam=strength), check=check,

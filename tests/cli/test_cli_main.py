@@ -187,3 +187,19 @@ def test_map_provider_reads_saved_maps(tmp_path):
         MapProvider(map_path=maps, threshold=0.5)(photo, np.zeros((8, 11, 3), np.float32))
     with pytest.raises(InputError, match="no saved blur map"):
         MapProvider(map_path=maps, threshold=0.5)(tmp_path / "q.jpg", image)
+
+
+@pytest.mark.parametrize("command", ["segment", "matte", "magnify", "deblur", "detect", "eval"])
+def test_fast_option_is_offered(command):
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
+    assert "--fast" in result.stdout
+
+
+def test_map_provider_fast_turns_the_mirrored_pass_off(tmp_path):
+    from blurtool.model import create_model
+    from blurtool.weights import save_weights
+
+    path = tmp_path / "w.pt"
+    save_weights(path, create_model("blurnet"), {"threshold": 0.5, "working_size": 64, "flip_average": True})
+    assert MapProvider(weights=path, device="cpu").detector.flip_average
+    assert not MapProvider(weights=path, device="cpu", fast=True).detector.flip_average
