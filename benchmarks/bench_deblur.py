@@ -14,6 +14,7 @@ the blurred region and of the whole image, PSNR of the sharp part, seconds, and 
 ("ok" = deblurred, "left" = too few edges above the noise, region left unchanged; with its edge score). Run:
 
     nice -n 10 python benchmarks/bench_deblur.py --cuhk /work/shared/data/cuhk-train --n 4
+    nice -n 10 python benchmarks/bench_deblur.py --cuhk ... --case out_of_focus0202 --kind motion   # one case
     nice -n 10 python benchmarks/bench_deblur.py --timing 3000x2000      # a few-megapixel photo, CPU time
 
 The CUHK images are only read (research-use data; nothing derived from them is written).
@@ -133,6 +134,24 @@ def run_case(name: str, sharp: np.ndarray, kernel: np.ndarray, kind: str, ksize:
     row["unchanged"] = bool(np.array_equal(ours.image, observed))
     row["s_ours"], row["s_uniform"] = t_ours, t_uni
     return row
+
+
+def benchmark_cases(scenes, case: str | None = None, kind: str | None = None):
+    """(name, sharp, kind, true kernel, noise seed) per case; ``case`` / ``kind`` keep only the matching ones.
+
+    The random kernels are drawn for every scene before filtering, so a filtered run reproduces exactly the cases of
+    the full run (the generator's state depends on the scene's index, not on which cases are kept).
+    """
+    for i, (name, sharp) in enumerate(scenes):
+        rng = np.random.default_rng(100 + i)
+        km = random_motion_kernel(int(rng.integers(9, 11)) * 2 + 1, rng)
+        kd = disk_kernel(float(rng.uniform(3, 5)))
+        if case and case not in name:
+            continue
+        for kd_name, k in (("motion", km), ("defocus", kd)):
+            if kind and kd_name != kind:
+                continue
+            yield name, sharp, kd_name, k, i
 
 
 def print_rows(rows):
@@ -267,6 +286,9 @@ def main():
     ap.add_argument("--noise", type=float, default=0.005, help="Gaussian noise sigma added to the composite")
     ap.add_argument("--example", type=Path, help="write the README example images into this folder and stop")
     ap.add_argument("--timing", help="only time one synthetic WxH photo with default options (e.g. 3000x2000)")
+    ap.add_argument("--case", help="run only the scene(s) whose name contains this (e.g. out_of_focus0202); the "
+                                   "kernels and noise stay those of the full run")
+    ap.add_argument("--kind", choices=("motion", "defocus"), help="run only this blur kind")
     args = ap.parse_args()
     if args.example:
         example(args.example)
@@ -279,13 +301,9 @@ def main():
     if args.cuhk:
         scenes += cuhk_sharp_crops(args.cuhk, args.n, (h, w))
     rows = []
-    for i, (name, sharp) in enumerate(scenes):
-        rng = np.random.default_rng(100 + i)
-        km = random_motion_kernel(int(rng.integers(9, 11)) * 2 + 1, rng)
-        kd = disk_kernel(float(rng.uniform(3, 5)))
-        for kind, k in (("motion", km), ("defocus", kd)):
-            rows.append(run_case(name, sharp, k, kind, args.ksize, args.noise, i))
-            print(f"done {name} {kind}", file=sys.stderr, flush=True)
+    for name, sharp, kind, k, seed in benchmark_cases(scenes, args.case, args.kind):
+        rows.append(run_case(name, sharp, k, kind, args.ksize, args.noise, seed))
+        print(f"done {name} {kind}", file=sys.stderr, flush=True)
     print_rows(rows)
 
 

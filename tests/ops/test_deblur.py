@@ -237,3 +237,22 @@ def test_metrics_hand_checked():
     assert psnr(a, a) == float("inf")
     assert ssim(b, b) == pytest.approx(1.0)
     assert ssim(a, np.ones_like(a)) < 0.01
+
+
+def test_benchmark_case_filter_reproduces_the_full_run():
+    """bench_deblur.py --case/--kind must pick the very kernels and noise seed of the full run, not redraw them."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_deblur.py"
+    spec = importlib.util.spec_from_file_location("bench_deblur", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    scenes = [(f"s{i}", np.zeros((4, 4, 3), np.float32)) for i in range(3)]
+    full = list(bench.benchmark_cases(scenes))
+    assert [(n, kd) for n, _, kd, _, _ in full] == [(f"s{i}", kd) for i in range(3) for kd in ("motion", "defocus")]
+    one = list(bench.benchmark_cases(scenes, case="s2", kind="motion"))
+    assert len(one) == 1
+    ref = next(c for c in full if c[0] == "s2" and c[2] == "motion")
+    assert one[0][4] == ref[4] == 2 and np.array_equal(one[0][3], ref[3])
+    assert [c[2] for c in bench.benchmark_cases(scenes, case="s1")] == ["motion", "defocus"]
