@@ -285,6 +285,12 @@ def check_region_kernel(image: np.ndarray, region: np.ndarray, ksize: int, max_s
     A direction without edges leaves the kernel undetermined along it, hence the minimum over orientations.
     """
     gray, reg, _, ks = _working_view(image, region, ksize, max_side, max_work_kernel)
+    return _check_view(gray, reg, ks, min_edges, noise_factor)
+
+
+def _check_view(gray: np.ndarray, reg: np.ndarray, ks: int, min_edges: float = 10.0, noise_factor: float = 5.0
+                ) -> KernelCheck:
+    """:func:`check_region_kernel` on the estimator's working view (see :func:`_working_view`)."""
     hard = reg > 0.5
     votes = _region_weight(hard, ks) > 0
     if not votes.any():
@@ -358,12 +364,16 @@ def deblur(image: np.ndarray, blur: np.ndarray | None = None, kind: np.ndarray |
         model = cfg.kernel_model
         if model == "auto":
             model = "disk" if cfg.kind == "defocus" else "free"
-        k = estimate_region_kernel(image, region, ksize, model, cfg.max_side, cfg.max_work_kernel, cfg.estimation)
+        if model not in ("free", "disk"):
+            raise InputError(f"kernel model must be 'free' or 'disk', got {model!r}")
+        # One working view serves the estimate and the check: the check must judge what the estimator saw.
+        gray, reg, scale, ks = _working_view(image, region, ksize, cfg.max_side, cfg.max_work_kernel)
+        k = _estimate_working(gray, reg, ks, ksize, scale, model, cfg.estimation)
     seconds["kernel"] = time.perf_counter() - t0
     checked = (None, None, None)
     if kernel is None and cfg.check:
         t0 = time.perf_counter()
-        verdict = check_region_kernel(image, region, ksize, cfg.max_side, cfg.max_work_kernel, cfg.check_min_edges)
+        verdict = _check_view(gray, reg, ks, cfg.check_min_edges)
         seconds["check"] = time.perf_counter() - t0
         checked = (verdict.reliable, verdict.reason, verdict.edges)
         if not verdict.reliable:
