@@ -42,4 +42,7 @@ class TrainConfig:
     p_sharp: float = _opt(0.1, "Share of crops from sharp regions only, labelled sharp everywhere (fixes 'sky = blurred').")
     p_global: float = _opt(0.1, "Share of sharp crops blurred as a whole by a motion or disk kernel (shake, missed focus).")
     multiscale_loss: bool = _opt(True, "Cross-entropy at strides 2, 4, 8 and 16 (Kim et al.); off = finest scale only.")
+    dice_weight: float = _opt(
+        0.0, "Weight of a per-crop soft Dice loss (blurred vs sharp) added to the cross-entropy; 0 = off."
+    )
     resume: bool = _opt(False, "Continue from <out>/last.pt.")

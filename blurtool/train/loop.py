@@ -77,7 +77,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
     import torch
 
     from ..model import BlurNetConfig, create_model
-    from .losses import multiscale_cross_entropy
+    from .losses import multiscale_cross_entropy, soft_dice_loss
 
     import cv2
 
@@ -207,6 +207,8 @@ def train(cfg: TrainConfig, console=None) -> Path:
         with autocast:
             logits = model(images)
         loss = multiscale_cross_entropy(logits, labels, cfg.multiscale_loss)
+        if cfg.dice_weight:
+            loss = loss + cfg.dice_weight * soft_dice_loss(logits[0], labels)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)

@@ -76,3 +76,9 @@ def test_without_averaging_the_raw_weights_ship(cuhk_folder, tmp_path):
     shipped, _ = load_weights(out / "latest-weights.pt")
     name = next(k for k in state["model"] if k.endswith("weight"))
     assert torch.allclose(shipped.state_dict()[name].float(), state["model"][name].float(), atol=1e-2)
+
+
+def test_dice_weight_trains_and_is_recorded_in_the_card(cuhk_folder, tmp_path):
+    best = train(_cfg(cuhk_folder, tmp_path / "run", steps=1, dice_weight=0.5))
+    _, card = load_weights(best)
+    assert card["training"]["config"]["dice_weight"] == 0.5
