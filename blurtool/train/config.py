@@ -41,6 +41,12 @@ class TrainConfig:
     )
     p_sharp: float = _opt(0.1, "Share of crops from sharp regions only, labelled sharp everywhere (fixes 'sky = blurred').")
     p_global: float = _opt(0.1, "Share of sharp crops blurred as a whole by a motion or disk kernel (shake, missed focus).")
+    motion_share: float = _opt(
+        0.0,
+        "Share of plain crops drawn from motion-blurred photos (0 = their natural share, 236 of 800 in CUHK): motion "
+        "blur is the weaker kind.",
+    )
+    p_grey: float = _opt(0.0, "Share of samples turned to greyscale (else greyscale photos are judged worse); 0 = off.")
     multiscale_loss: bool = _opt(True, "Cross-entropy at strides 2, 4, 8 and 16 (Kim et al.); off = finest scale only.")
     dice_weight: float = _opt(
         0.0, "Weight of a per-crop soft Dice loss (blurred vs sharp) added to the cross-entropy; 0 = off."

@@ -84,6 +84,8 @@ class BlurTrainingSet:
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
         self.length = config.steps * config.batch_size
+        self.motion_examples = [ex for ex in examples if ex.kind == MOTION]
+        self.other_examples = [ex for ex in examples if ex.kind != MOTION]
 
     def __len__(self):
         return self.length
@@ -123,7 +125,11 @@ class BlurTrainingSet:
 
     # --- sample kinds ----------------------------------------------------------------------------------------
     def _plain(self, rng, size):
-        ex = self.examples[int(rng.integers(len(self.examples)))]
+        pool = self.examples
+        # Draw the kind first only when asked, so runs without motion_share keep their exact sample sequence.
+        if self.cfg.motion_share > 0 and self.motion_examples and self.other_examples:
+            pool = self.motion_examples if rng.random() < self.cfg.motion_share else self.other_examples
+        ex = pool[int(rng.integers(len(pool)))]
         return self._crop(rng, *self._scaled(rng, ex, size), size)
 
     def _mixed(self, rng, size):
@@ -150,6 +156,10 @@ class BlurTrainingSet:
         img, lab = np.rot90(img, k), np.rot90(lab, k)
         # Brightness/contrast jitter (Zhang et al. 2018).
         img = (img - 0.5) * rng.uniform(0.75, 1.25) + 0.5 + rng.uniform(-0.1, 0.1)
+        if self.cfg.p_grey > 0 and rng.random() < self.cfg.p_grey:
+            # Rec. 601 luma, as OpenCV's RGB2GRAY, repeated in three channels: a greyscale photo as detect reads it.
+            grey = img @ np.array([0.299, 0.587, 0.114], np.float32)
+            img = np.repeat(grey[..., None], 3, axis=2)
         return np.clip(img, 0, 1), lab
 
     def sample(self, index: int):

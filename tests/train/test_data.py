@@ -53,3 +53,25 @@ def test_samples_are_deterministic_and_well_formed(cuhk_folder):
     assert seen_kinds == {0, 1, 2}
     a, b = ds[7], ds[7]
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_motion_share_draws_plain_crops_from_motion_photos_only_when_asked(cuhk_folder):
+    examples = [load_example(*p) for p in list_stems(cuhk_folder)]
+    only_plain = dict(crop=64, working_size=128, steps=10, batch_size=4, p_mixed=0.0, p_sharp=0.0, p_global=0.0)
+    motion = BlurTrainingSet(examples, TrainConfig(motion_share=1.0, **only_plain), [0.5] * 3, [0.25] * 3)
+    other = BlurTrainingSet(examples, TrainConfig(motion_share=1e-9, **only_plain), [0.5] * 3, [0.25] * 3)
+    motion_labels = set().union(*(np.unique(motion[i][1]).tolist() for i in range(40)))
+    other_labels = set().union(*(np.unique(other[i][1]).tolist() for i in range(40)))
+    assert DEFOCUS not in motion_labels and MOTION in motion_labels
+    assert MOTION not in other_labels and DEFOCUS in other_labels
+
+
+def test_grey_samples_have_equal_channels(cuhk_folder):
+    examples = [load_example(*p) for p in list_stems(cuhk_folder)]
+    small = dict(crop=64, working_size=128, steps=10, batch_size=4)
+    grey = BlurTrainingSet(examples, TrainConfig(p_grey=1.0, **small), [0.5] * 3, [0.25] * 3)
+    colour = BlurTrainingSet(examples, TrainConfig(**small), [0.5] * 3, [0.25] * 3)
+    for i in range(8):
+        img = grey.sample(i)[0]
+        assert np.allclose(img[..., 0], img[..., 1]) and np.allclose(img[..., 0], img[..., 2])
+    assert any(not np.allclose(colour.sample(i)[0][..., 0], colour.sample(i)[0][..., 1]) for i in range(8))
