@@ -5,6 +5,7 @@ from torch import nn
 from .config import BlurNetConfig
 from .decoder import Decoder
 from .encoder import MobileNetV2Encoder
+from .gradient import GradientBranch
 
 
 class BlurNet(nn.Module):
@@ -21,6 +22,7 @@ class BlurNet(nn.Module):
             self.config.ppm_channels,
             self.config.num_classes,
         )
+        self.gradient = GradientBranch(self.encoder.channels[0]) if self.config.gradient_input else None
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -34,5 +36,8 @@ class BlurNet(nn.Module):
         """x: (B, 3, H, W) normalised, H and W multiples of config.stride.
 
         Eval: logits (B, num_classes, H/2, W/2). Training: list of logits at strides 2, 4, 8, 16 (multi-scale loss)."""
-        logits = self.decoder(self.encoder(x))
+        skips = self.encoder(x)
+        if self.gradient is not None:
+            skips[0] = skips[0] + self.gradient(x)
+        logits = self.decoder(skips)
         return logits if self.training else logits[0]

@@ -47,6 +47,9 @@ class TrainConfig:
         "blur is the weaker kind.",
     )
     p_grey: float = _opt(0.0, "Share of samples turned to greyscale (else greyscale photos are judged worse); 0 = off.")
+    gradient_input: bool = _opt(
+        False, "Image-gradient branch (Sobel x, y, magnitude) into the finest skip (Zhang & Yan 2020); a model option."
+    )
     multiscale_loss: bool = _opt(True, "Cross-entropy at strides 2, 4, 8 and 16 (Kim et al.); off = finest scale only.")
     dice_weight: float = _opt(
         0.0, "Weight of a per-crop soft Dice loss (blurred vs sharp) added to the cross-entropy; 0 = off."

@@ -101,12 +101,13 @@ def train(cfg: TrainConfig, console=None) -> Path:
     mean, std = IMAGENET_NORMALISATION["mean"], IMAGENET_NORMALISATION["std"]
     _log(log_file, f"{len(train_examples)} training / {len(val_examples)} validation images; device {device}", console)
 
-    model = create_model("blurnet", **dataclasses.asdict(BlurNetConfig()))
+    model = create_model("blurnet", **dataclasses.asdict(BlurNetConfig(gradient_input=cfg.gradient_input)))
     if cfg.encoder_init:
         model.encoder.load_imagenet(torch.load(cfg.encoder_init, map_location="cpu", weights_only=True))
     model.to(device)
     enc_params = list(model.encoder.parameters())
-    dec_params = list(model.decoder.parameters())
+    # Everything after the encoder (decoder, and the gradient branch if any) learns at the full rate.
+    dec_params = [p for name, p in model.named_parameters() if not name.startswith("encoder.")]
     opt = torch.optim.AdamW(
         [{"params": enc_params, "lr": cfg.lr * cfg.encoder_lr_mult}, {"params": dec_params, "lr": cfg.lr}],
         weight_decay=cfg.weight_decay,
