@@ -40,7 +40,7 @@ def test_truncated_file_is_a_clear_error(saved, tmp_path):
 def test_foreign_files_are_rejected(tmp_path):
     text = tmp_path / "notes.pt"
     text.write_text("hello")
-    with pytest.raises(WeightsError):
+    with pytest.raises(WeightsError, match="notes.pt: not a readable weights file.*: not a PyTorch file$"):
         load_weights(text)
     other = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, other)
