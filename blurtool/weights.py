@@ -101,8 +101,11 @@ def load_weights(path=None, map_location="cpu"):
     except Exception as exc:  # noqa: BLE001 — torch.load fails on foreign bytes with any of a dozen types
         # (KeyError, UnpicklingError, RuntimeError, EOFError...); all mean the same thing to the user.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        with open(path, "rb") as fh:
-            head = fh.read(2)
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(2)
+        except OSError:
+            head = b"PK"  # unreadable: keep torch's own reason
         if head[:2] != b"PK" and head[:1] != b"\x80":
             # Neither a zip (torch.save's format) nor a legacy pickle: torch's own message (e.g. "101", a KeyError
             # on the first byte) would mean nothing to the user.
