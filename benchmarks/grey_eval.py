@@ -16,10 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from blurtool.evaluate import val_stems
+from blurtool.evaluate import read_gt, val_stems
 from blurtool.inference import BlurDetector
 from blurtool.io import read_image
-from blurtool.weights import load_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,15 +36,15 @@ def main() -> None:
     args = ap.parse_args()
     data = Path(args.data)
     detector = BlurDetector.from_weights(args.weights, flip_average=False)
-    stems = val_stems(load_weights(args.weights)[1])[::4][:20]
+    stems = val_stems(detector.card)[::4][:20]
 
     def blurred(image: np.ndarray) -> np.ndarray:
-        return detector.predict(image).blur >= detector.threshold
+        return detector.predict(image).mask
 
     acc = {"colour": [], "grey": []}
     for stem in stems:
         rgb = read_image(data / "images" / f"{stem}.jpg")
-        truth = cv2.imread(str(data / "gt" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) >= 128
+        truth = read_gt(data / "gt" / f"{stem}.png")
         acc["colour"].append(float((blurred(rgb) == truth).mean()))
         acc["grey"].append(float((blurred(grey(rgb)) == truth).mean()))
     print(
