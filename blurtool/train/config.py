@@ -47,6 +47,11 @@ class TrainConfig:
         "blur is the weaker kind.",
     )
     p_grey: float = _opt(0.0, "Share of samples turned to greyscale (else greyscale photos are judged worse); 0 = off.")
+    p_shake: float = _opt(
+        0.0,
+        "Share of synthetic motion kernels drawn as camera-shake trajectories (curved, uneven speed) instead of straight "
+        "lines; 0 = lines only.",
+    )
     gradient_input: bool = _opt(
         False, "Image-gradient branch (Sobel x, y, magnitude) into the finest skip (Zhang & Yan 2020); a model option."
     )

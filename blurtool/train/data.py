@@ -139,7 +139,7 @@ class BlurTrainingSet:
             mask = random_blob(rng, size, size) & (src_lab == SHARP)
             if mask.mean() > 0.05:
                 kind = int(rng.choice([MOTION, DEFOCUS, SHARP], p=[0.5, 0.25, 0.25]))
-                return composite(rng, bg, bg_lab, src, mask, kind)
+                return composite(rng, bg, bg_lab, src, mask, kind, self.cfg.p_shake)
         return bg, bg_lab
 
     def _global(self, rng, size):
@@ -147,7 +147,7 @@ class BlurTrainingSet:
         if win is None:
             return self._plain(rng, size)
         kind = int(rng.choice([MOTION, DEFOCUS]))
-        return blur(win[0], random_kernel(rng, kind)), np.full((size, size), kind, np.uint8)
+        return blur(win[0], random_kernel(rng, kind, self.cfg.p_shake)), np.full((size, size), kind, np.uint8)
 
     def _augment(self, rng, img, lab):
         if rng.random() < 0.5:

@@ -1,7 +1,17 @@
 import numpy as np
 import pytest
 
-from blurtool.train.synth import DEFOCUS, MOTION, SHARP, composite, disk_kernel, motion_kernel, random_blob
+from blurtool.train.synth import (
+    DEFOCUS,
+    MOTION,
+    SHARP,
+    composite,
+    disk_kernel,
+    motion_kernel,
+    random_blob,
+    random_kernel,
+    shake_kernel,
+)
 
 
 @pytest.mark.parametrize("length,angle", [(9, 0), (15, 45), (21, 90)])
@@ -11,6 +21,44 @@ def test_motion_kernel_is_a_normalised_line_of_the_right_length(length, angle):
     ys, xs = np.nonzero(k > k.max() * 0.2)
     extent = np.hypot(ys.max() - ys.min(), xs.max() - xs.min()) + 1
     assert abs(extent - length) <= 2
+
+
+def _straightness(k: np.ndarray) -> float:
+    """Minor / major spread of the kernel's light about its centroid: ~0 for a line, larger for a curved path."""
+    ys, xs = np.nonzero(k)
+    w = k[ys, xs]
+    pts = np.stack([xs, ys], 1) - np.average(np.stack([xs, ys], 1), axis=0, weights=w)
+    evals = np.linalg.eigvalsh((pts * w[:, None]).T @ pts)
+    return float(evals[0] / evals[1])
+
+
+@pytest.mark.parametrize("extent", [7, 15, 31])
+def test_shake_kernel_is_normalised_and_spans_the_asked_extent(extent):
+    rng = np.random.default_rng(extent)
+    for _ in range(5):
+        k = shake_kernel(rng, extent)
+        assert k.min() >= 0 and k.sum() == pytest.approx(1.0, abs=1e-5)
+        ys, xs = np.nonzero(k > k.max() * 0.05)
+        assert abs(max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 - extent) <= 2
+
+
+def test_shake_kernels_curve_where_line_kernels_do_not():
+    rng = np.random.default_rng(0)
+    shakes = [_straightness(shake_kernel(rng, 25)) for _ in range(20)]
+    lines = [_straightness(motion_kernel(25, a)) for a in (0, 30, 60, 120)]
+    assert max(lines) < 0.01
+    assert np.mean(np.array(shakes) > 0.015) >= 0.75
+
+
+def test_random_kernel_draws_shake_only_when_asked():
+    # p_shake = 0 must leave the random sequence untouched (older runs resume and reproduce exactly).
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    assert np.array_equal(random_kernel(a, MOTION), random_kernel(b, MOTION, p_shake=0.0))
+    rng = np.random.default_rng(4)
+    curved = [_straightness(random_kernel(rng, MOTION, p_shake=1.0)) for _ in range(20)]
+    straight = [_straightness(random_kernel(rng, MOTION)) for _ in range(20)]
+    assert np.median(curved) > 3 * np.median(straight)
+    assert random_kernel(rng, DEFOCUS, p_shake=1.0).shape[0] == random_kernel(rng, DEFOCUS, p_shake=1.0).shape[1]
 
 
 def test_disk_kernel_is_round_and_normalised():
