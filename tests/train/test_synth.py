@@ -23,7 +23,7 @@ def test_motion_kernel_is_a_normalised_line_of_the_right_length(length, angle):
     assert abs(extent - length) <= 2
 
 
-def _straightness(k: np.ndarray) -> float:
+def _curvedness(k: np.ndarray) -> float:
     """Minor / major spread of the kernel's light about its centroid: ~0 for a line, larger for a curved path."""
     ys, xs = np.nonzero(k)
     w = k[ys, xs]
@@ -44,8 +44,8 @@ def test_shake_kernel_is_normalised_and_spans_the_asked_extent(extent):
 
 def test_shake_kernels_curve_where_line_kernels_do_not():
     rng = np.random.default_rng(0)
-    shakes = [_straightness(shake_kernel(rng, 25)) for _ in range(20)]
-    lines = [_straightness(motion_kernel(25, a)) for a in (0, 30, 60, 120)]
+    shakes = [_curvedness(shake_kernel(rng, 25)) for _ in range(20)]
+    lines = [_curvedness(motion_kernel(25, a)) for a in (0, 30, 60, 120)]
     assert max(lines) < 0.01
     assert np.mean(np.array(shakes) > 0.015) >= 0.75
 
@@ -55,8 +55,8 @@ def test_random_kernel_draws_shake_only_when_asked():
     a, b = np.random.default_rng(3), np.random.default_rng(3)
     assert np.array_equal(random_kernel(a, MOTION), random_kernel(b, MOTION, p_shake=0.0))
     rng = np.random.default_rng(4)
-    curved = [_straightness(random_kernel(rng, MOTION, p_shake=1.0)) for _ in range(20)]
-    straight = [_straightness(random_kernel(rng, MOTION)) for _ in range(20)]
+    curved = [_curvedness(random_kernel(rng, MOTION, p_shake=1.0)) for _ in range(20)]
+    straight = [_curvedness(random_kernel(rng, MOTION)) for _ in range(20)]
     assert np.median(curved) > 3 * np.median(straight)
     assert random_kernel(rng, DEFOCUS, p_shake=1.0).shape[0] == random_kernel(rng, DEFOCUS, p_shake=1.0).shape[1]
 
