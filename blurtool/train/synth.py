@@ -44,7 +44,11 @@ def shake_kernel(rng: np.random.Generator, extent: float, steps: int = 96) -> np
 
     Hand-written (neither OpenCV nor SciPy makes one), after Boracchi & Foi 2012: the velocity is a random walk with
     inertia and rare impulsive jerks, so paths curve, turn back and change speed. Each time step deposits the same
-    light, so the kernel is brighter where the camera moved slowly, as on a real exposure."""
+    light, so the kernel is brighter where the camera moved slowly, as on a real exposure.
+
+    benchmarks/bench_deblur.py has its own simpler shake generator (a constant-speed polyline of six turns, even light):
+    not reused here because the uneven light is the point, and not replaced there because the README's deblur figures
+    are tied to its exact kernels."""
     velocity = rng.normal(size=2)
     velocity /= np.linalg.norm(velocity) + 1e-9
     pos = np.zeros((steps + 1, 2))
