@@ -32,7 +32,12 @@ class TrainConfig:
     )
     val_count: int = _opt(80, "Held-out validation images, stratified by kind, never trained on.")
     val_every: int = _opt(500, "Steps between validations and checkpoints.")
-    seed: int = _opt(0, "Seed of the split, the initialisation and every training sample.")
+    seed: int = _opt(0, "Seed of the initialisation and every training sample.")
+    split_seed: int = _opt(
+        0,
+        "Seed of the train/validation split, kept apart from --seed so that runs of different seeds hold out the same "
+        "images and their scores compare.",
+    )
     workers: int = _opt(2, "Data-loading processes (composites are costly to make; two keep the model fed on 2 cores).")
     threads: int = _opt(0, "Torch intra-op threads (0 = torch's default: all cores).")
     # Sample mix; the rest are plain crops of the training photos.

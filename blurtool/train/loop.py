@@ -94,7 +94,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     examples = load_examples(cfg.data)
-    train_stems, val_stems = split_train_val([e.stem for e in examples], cfg.val_count, cfg.seed)
+    train_stems, val_stems = split_train_val([e.stem for e in examples], cfg.val_count, cfg.split_seed)
     val_set = set(val_stems)
     train_examples = [e for e in examples if e.stem not in val_set]
     val_examples = [e for e in examples if e.stem in val_set]

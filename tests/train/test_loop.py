@@ -1,6 +1,7 @@
 import json
 
 from blurtool.train.config import TrainConfig
+from blurtool.train.data import split_train_val
 from blurtool.train.loop import train
 from blurtool.weights import load_weights
 
@@ -19,6 +20,14 @@ def test_two_steps_produce_loadable_self_describing_weights(cuhk_folder, tmp_pat
     assert set(card["metrics"]["validation"]) >= {"accuracy", "f1", "miou"}
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["step"] for h in history] == [1, 2]
+
+
+def test_runs_of_different_seeds_hold_out_the_same_images(cuhk_folder, tmp_path):
+    # --seed varies the samples and the initialisation; the split follows --split-seed only, so scores compare.
+    cards = [load_weights(train(_cfg(cuhk_folder, tmp_path / f"run{seed}", steps=1, seed=seed)))[1] for seed in (0, 3)]
+    assert cards[0]["training"]["val_stems"] == cards[1]["training"]["val_stems"]
+    stems = sorted(p.stem for p in (cuhk_folder / "images").iterdir())
+    assert sorted(cards[0]["training"]["val_stems"]) == sorted(split_train_val(stems, 2, seed=0)[1])
 
 
 def test_resume_continues_where_it_stopped(cuhk_folder, tmp_path):
