@@ -128,6 +128,13 @@ def train(cfg: TrainConfig, console=None) -> Path:
     last_ckpt = out / "last.pt"
     if cfg.resume and last_ckpt.is_file():
         state = torch.load(last_ckpt, map_location=device, weights_only=True)
+        # A resumed run must hold out the images it held out before, or it would train on its validation images
+        # (older checkpoints did not record the split: nothing to compare).
+        if "val_stems" in state and sorted(json.loads(state["val_stems"])) != sorted(val_stems):
+            raise InputError(
+                f"{last_ckpt}: this run held out other validation images; resume it with the --data, --val-count "
+                "and --split-seed it was started with"
+            )
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -191,6 +198,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
             "step": step,
             "best": best,
             "history": json.dumps(history),
+            "val_stems": json.dumps([str(v) for v in val_stems]),
         }
         if ema is not None:
             state["ema"] = ema.model.state_dict()

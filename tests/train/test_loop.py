@@ -1,5 +1,8 @@
 import json
 
+import pytest
+
+from blurtool.errors import InputError
 from blurtool.train.config import TrainConfig
 from blurtool.train.data import split_train_val
 from blurtool.train.loop import train
@@ -37,6 +40,13 @@ def test_resume_continues_where_it_stopped(cuhk_folder, tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert [h["step"] for h in history] == [1, 2]
     assert "resumed at step 1" in (out / "train.log").read_text()
+
+
+def test_resume_refuses_a_different_validation_split(cuhk_folder, tmp_path):
+    out = tmp_path / "run"
+    train(_cfg(cuhk_folder, out, steps=1))
+    with pytest.raises(InputError, match="other validation images"):
+        train(_cfg(cuhk_folder, out, steps=2, resume=True, split_seed=2))
 
 
 def test_weight_average_follows_the_decay_formula():
