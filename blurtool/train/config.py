@@ -46,6 +46,11 @@ class TrainConfig:
     )
     p_sharp: float = _opt(0.1, "Share of crops from sharp regions only, labelled sharp everywhere (fixes 'sky = blurred').")
     p_global: float = _opt(0.1, "Share of sharp crops blurred as a whole by a motion or disk kernel (shake, missed focus).")
+    p_receding: float = _opt(
+        0.0,
+        "Share of sharp crops blurred by defocus growing across them, as a plane receding out of focus (labelled "
+        "defocus from a 2 px disk radius); taken from the plain crops; 0 = off.",
+    )
     motion_share: float = _opt(
         0.0,
         "Share of plain crops drawn from motion-blurred photos (0 = their natural share, 236 of 800 in CUHK): motion "

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from .synth import DEFOCUS, MOTION, SHARP, blur, composite, random_blob, random_kernel
+from .synth import DEFOCUS, MOTION, SHARP, blur, composite, random_blob, random_kernel, receding_defocus
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MARGIN = 24  # px of context around a crop, so blurring a crop does not see its own border
@@ -149,6 +149,12 @@ class BlurTrainingSet:
         kind = int(rng.choice([MOTION, DEFOCUS]))
         return blur(win[0], random_kernel(rng, kind, self.cfg.p_shake)), np.full((size, size), kind, np.uint8)
 
+    def _receding(self, rng, size):
+        win = self._sharp_window(rng, size)
+        if win is None:
+            return self._plain(rng, size)
+        return receding_defocus(rng, win[0])
+
     def _augment(self, rng, img, lab):
         if rng.random() < 0.5:
             img, lab = img[:, ::-1], lab[:, ::-1]
@@ -174,6 +180,8 @@ class BlurTrainingSet:
             img, lab = win if win is not None else self._plain(rng, size)
         elif r < c.p_mixed + c.p_sharp + c.p_global:
             img, lab = self._global(rng, size)
+        elif r < c.p_mixed + c.p_sharp + c.p_global + c.p_receding:
+            img, lab = self._receding(rng, size)
         else:
             img, lab = self._plain(rng, size)
         img, lab = img[MARGIN:-MARGIN, MARGIN:-MARGIN], lab[MARGIN:-MARGIN, MARGIN:-MARGIN]

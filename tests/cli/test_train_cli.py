@@ -33,3 +33,12 @@ def test_missing_data_folder_is_one_line_error(tmp_path):
     assert result.exit_code == 1
     assert "training folder not found" in result.output
     assert "Traceback" not in result.output
+
+
+def test_sample_shares_past_one_are_a_one_line_error(cuhk_folder, tmp_path):
+    args = ["train", "--data", str(cuhk_folder), "--encoder-init", "", "--out", str(tmp_path / "run"),
+            "--p-mixed", "0.6", "--p-receding", "0.5"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "sum to at most 1" in result.output and "--p-receding 0.5" in result.output
+    assert not (tmp_path / "run").exists()  # refused before anything is written

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -10,6 +11,7 @@ from blurtool.train.synth import (
     motion_kernel,
     random_blob,
     random_kernel,
+    receding_defocus,
     shake_kernel,
 )
 
@@ -85,3 +87,38 @@ def test_blob_covers_roughly_the_asked_area():
     rng = np.random.default_rng(3)
     areas = [random_blob(rng, 128, 128, (0.2, 0.3)).mean() for _ in range(20)]
     assert 0.05 < np.median(areas) < 0.6
+
+
+def _texture(seed=0, size=160):
+    # Noise enlarged 4x: texture at several scales, so a 1 px blur changes it a little and an 8 px blur a lot.
+    rng = np.random.default_rng(seed)
+    small = rng.random((size // 4, size // 4, 3)).astype(np.float32)
+    return cv2.resize(small, (size, size), interpolation=cv2.INTER_NEAREST)
+
+
+def test_receding_defocus_keeps_the_near_side_and_blurs_the_far_side_more():
+    image = _texture()
+    out, labels = receding_defocus(np.random.default_rng(3), image, max_radius=8.0)
+    sharp, defocus = labels == SHARP, labels == DEFOCUS
+    assert set(np.unique(labels)) == {SHARP, DEFOCUS} and 0.1 < defocus.mean() < 0.9
+    change = np.abs(out - image).mean(axis=2)
+    assert (change == 0).any()  # the in-focus part before the blur begins is the photo itself
+    assert change[defocus].mean() > 3 * change[sharp].mean()
+    # Detail falls steadily with the radius: the most-blurred tenth of the defocus pixels keeps less than the rest.
+    detail = np.abs(out - cv2.blur(out, (3, 3))).mean(axis=2)
+    order = np.argsort(change[defocus])
+    d = detail[defocus][order]
+    assert d[-len(d) // 10:].mean() < d[: len(d) // 10].mean()
+
+
+def test_receding_defocus_labels_a_half_plane_and_is_deterministic():
+    image = _texture(1)
+    a = receding_defocus(np.random.default_rng(5), image)
+    b = receding_defocus(np.random.default_rng(5), image)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    # The blurred part lies beyond a straight line: a linear classifier on the pixel coordinates separates it exactly.
+    ys, xs = np.nonzero(np.ones_like(a[1]))
+    X = np.stack([xs, ys, np.ones_like(xs)], 1).astype(float)
+    y = np.where(a[1].ravel() == DEFOCUS, 1.0, -1.0)
+    w, *_ = np.linalg.lstsq(X, y, rcond=None)
+    assert ((X @ w > 0) == (y > 0)).mean() > 0.97
