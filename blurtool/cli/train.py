@@ -45,13 +45,6 @@ def train_command(**options) -> None:
         from blurtool.errors import InputError
 
         raise InputError(f"{options['encoder_init']}: encoder initialisation file not found")
-    shares = {k: options[k] for k in ("p_mixed", "p_sharp", "p_global", "p_receding")}
-    if any(not 0 <= v <= 1 for v in shares.values()) or sum(shares.values()) > 1:
-        from blurtool.errors import InputError
-
-        # The sample kinds are drawn in turn from one uniform number: shares past 1 would silently drop the later ones.
-        given = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in shares.items())
-        raise InputError(f"sample shares must each be in [0, 1] and sum to at most 1 (the rest are plain crops): {given}")
     best = train(TrainConfig(**options), console=Console(stderr=True))
     typer.echo(str(best))
 

@@ -70,3 +70,18 @@ class TrainConfig:
         0.0, "Weight of a per-crop soft Dice loss (blurred vs sharp) added to the cross-entropy; 0 = off."
     )
     resume: bool = _opt(False, "Continue from <out>/last.pt.")
+
+
+SAMPLE_SHARES = ("p_mixed", "p_sharp", "p_global", "p_receding")
+
+
+def check_sample_shares(cfg: TrainConfig) -> None:
+    """InputError unless the sample-kind shares are each in [0, 1] and sum to at most 1 (the rest are plain crops).
+
+    The kinds are drawn in turn from one uniform number, so shares past 1 would silently drop the later kinds."""
+    from ..errors import InputError
+
+    shares = {name: getattr(cfg, name) for name in SAMPLE_SHARES}
+    if any(not 0 <= v <= 1 for v in shares.values()) or sum(shares.values()) > 1:
+        given = ", ".join(f"--{name.replace('_', '-')} {v:g}" for name, v in shares.items())
+        raise InputError(f"sample shares must each be in [0, 1] and sum to at most 1 (the rest are plain crops): {given}")

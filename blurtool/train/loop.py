@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..weights import IMAGENET_NORMALISATION, save_weights
-from .config import TrainConfig
+from .config import TrainConfig, check_sample_shares
 from .data import BlurTrainingSet, list_stems, load_example, split_train_val
 
 DEFAULT_THRESHOLD = 0.5  # blur = 1 - p(sharp) > 0.5: the argmax decision between sharp and blurred
@@ -84,6 +84,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
     # OpenCV's thread pool does not survive fork(): a data worker forked after the parent used it deadlocks in its
     # first cv2 call. One OpenCV thread in the parent keeps the fork safe; torch has the cores for the model.
     cv2.setNumThreads(1)
+    check_sample_shares(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log_file = out / "train.log"

@@ -128,7 +128,7 @@ def composite(
 
 
 # A disk radius from which a defocused pixel counts as blurred: the smallest radius `random_kernel` draws.
-RAMP_LABEL_RADIUS = 2.0
+RECEDING_LABEL_RADIUS = 2.0
 
 
 def receding_defocus(
@@ -138,11 +138,13 @@ def receding_defocus(
     table top, a lawn): the radius is 0 up to a random line, then grows linearly to `max_radius` at the far side.
 
     CUHK holds few such photos and the network missed one whole (a beach, out_of_focus0061 in the README). Pixels
-    whose radius reaches RAMP_LABEL_RADIUS are labelled DEFOCUS, the rest SHARP. Hand-written: OpenCV has no
+    whose radius reaches RECEDING_LABEL_RADIUS are labelled DEFOCUS, the rest SHARP. Hand-written: OpenCV has no
     spatially varying blur; this blends a stack of disk blurs at whole-pixel radii, linearly per pixel."""
     h, w = image.shape[:2]
     if max_radius is None:
         max_radius = rng.uniform(4.0, 9.0)
+    if max_radius < 1:
+        raise ValueError(f"max_radius must be at least 1 px, got {max_radius}")
     theta = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     t = xx * np.cos(theta) + yy * np.sin(theta)
@@ -151,12 +153,12 @@ def receding_defocus(
     radius = max_radius * np.clip((t - start) / (1.0 - start), 0.0, 1.0)
     levels = np.arange(int(np.ceil(max_radius)) + 1)
     stack = [image] + [blur(image, disk_kernel(float(r))) for r in levels[1:]]
-    lo = np.minimum(np.floor(radius).astype(int), levels[-1] - 1 if len(levels) > 1 else 0)
+    lo = np.minimum(np.floor(radius).astype(int), levels[-1] - 1)  # the top radius blends levels[-2:] at frac 1
     frac = (radius - lo)[..., None]
     out = np.zeros_like(image)
     for r in levels[:-1]:
         sel = lo == r
         if sel.any():
             out[sel] = ((1 - frac) * stack[r] + frac * stack[r + 1])[sel]
-    labels = np.where(radius >= RAMP_LABEL_RADIUS, DEFOCUS, SHARP).astype(np.uint8)
+    labels = np.where(radius >= RECEDING_LABEL_RADIUS, DEFOCUS, SHARP).astype(np.uint8)
     return out.astype(np.float32), labels

@@ -122,3 +122,8 @@ def test_receding_defocus_labels_a_half_plane_and_is_deterministic():
     y = np.where(a[1].ravel() == DEFOCUS, 1.0, -1.0)
     w, *_ = np.linalg.lstsq(X, y, rcond=None)
     assert ((X @ w > 0) == (y > 0)).mean() > 0.97
+
+
+def test_receding_defocus_refuses_a_radius_below_one_pixel():
+    with pytest.raises(ValueError, match="at least 1 px"):
+        receding_defocus(np.random.default_rng(0), _texture(), max_radius=0.5)
