@@ -152,13 +152,10 @@ def receding_defocus(
     start = rng.uniform(0.0, 0.6)  # the in-focus part before the blur begins
     radius = max_radius * np.clip((t - start) / (1.0 - start), 0.0, 1.0)
     levels = np.arange(int(np.ceil(max_radius)) + 1)
-    stack = [image] + [blur(image, disk_kernel(float(r))) for r in levels[1:]]
+    stack = np.stack([image] + [blur(image, disk_kernel(float(r))) for r in levels[1:]])
     lo = np.minimum(np.floor(radius).astype(int), levels[-1] - 1)  # the top radius blends levels[-2:] at frac 1
     frac = (radius - lo)[..., None]
-    out = np.zeros_like(image)
-    for r in levels[:-1]:
-        sel = lo == r
-        if sel.any():
-            out[sel] = ((1 - frac) * stack[r] + frac * stack[r + 1])[sel]
+    rows, cols = np.indices(lo.shape)
+    out = (1 - frac) * stack[lo, rows, cols] + frac * stack[lo + 1, rows, cols]  # each pixel from its two levels
     labels = np.where(radius >= RECEDING_LABEL_RADIUS, DEFOCUS, SHARP).astype(np.uint8)
     return out.astype(np.float32), labels
