@@ -72,6 +72,8 @@ class TrainConfig:
     resume: bool = _opt(False, "Continue from <out>/last.pt.")
 
 
+# The sample kinds with a share, in the order BlurTrainingSet.sample lays them along one uniform number; the rest of
+# the samples are plain crops. A new sample kind is added here and to the makers of `sample()`.
 SAMPLE_SHARES = ("p_mixed", "p_sharp", "p_global", "p_receding")
 
 

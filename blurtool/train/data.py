@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from .config import SAMPLE_SHARES
 from .synth import DEFOCUS, MOTION, SHARP, blur, composite, random_blob, random_kernel, receding_defocus
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -149,6 +150,10 @@ class BlurTrainingSet:
         kind = int(rng.choice([MOTION, DEFOCUS]))
         return blur(win[0], random_kernel(rng, kind, self.cfg.p_shake)), np.full((size, size), kind, np.uint8)
 
+    def _sharp_only(self, rng, size):
+        win = self._sharp_window(rng, size)
+        return win if win is not None else self._plain(rng, size)
+
     def _receding(self, rng, size):
         win = self._sharp_window(rng, size)
         if win is None:
@@ -171,17 +176,17 @@ class BlurTrainingSet:
     def sample(self, index: int):
         rng = np.random.default_rng((self.cfg.seed, index))
         size = self.cfg.crop + 2 * MARGIN
+        # One uniform number picks the sample kind: the shares of SAMPLE_SHARES laid end to end, in that order (the
+        # order `check_sample_shares` validates), and plain crops for the rest.
         r = rng.random()
-        c = self.cfg
-        if r < c.p_mixed:
-            img, lab = self._mixed(rng, size)
-        elif r < c.p_mixed + c.p_sharp:
-            win = self._sharp_window(rng, size)
-            img, lab = win if win is not None else self._plain(rng, size)
-        elif r < c.p_mixed + c.p_sharp + c.p_global:
-            img, lab = self._global(rng, size)
-        elif r < c.p_mixed + c.p_sharp + c.p_global + c.p_receding:
-            img, lab = self._receding(rng, size)
+        makers = {"p_mixed": self._mixed, "p_sharp": self._sharp_only, "p_global": self._global,
+                  "p_receding": self._receding}
+        edge = 0.0
+        for name in SAMPLE_SHARES:
+            edge += getattr(self.cfg, name)
+            if r < edge:
+                img, lab = makers[name](rng, size)
+                break
         else:
             img, lab = self._plain(rng, size)
         img, lab = img[MARGIN:-MARGIN, MARGIN:-MARGIN], lab[MARGIN:-MARGIN, MARGIN:-MARGIN]
