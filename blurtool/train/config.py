@@ -12,11 +12,23 @@ def _opt(default, help: str, **kw):
 
 @dataclass
 class TrainConfig:
-    data: list = _opt(lambda: ["../shared/data/cuhk-train"], "Training folder in CUHK layout (images/, gt/); repeatable.")
+    data: list = _opt(
+        lambda: [f"../shared/data/{name}" for name in ("cuhk-train", "szu-bd-train", "sharp-photos", "gopro-motion")],
+        "Training folder, repeatable: CUHK layout (images/, gt/ with 255 = blurred; all-black masks for photos sharp "
+        "everywhere) or a folder of consecutive sharp video frames (frames/) for real motion blur.",
+    )
+    init: str = _opt(
+        "",
+        "Warm-start from this blurtool weights file (the shipped one included): every tensor whose name and shape "
+        "match is copied, the rest start fresh; --encoder-init is then not used.",
+    )
     encoder_init: str = _opt(
         "../shared/pretrained/mobilenet_v2-b0353104.pth", "ImageNet MobileNetV2 state_dict ('' trains from scratch)."
     )
-    out: str = _opt("runs/blurnet", "Run folder: train.log, history.json, last.pt (resume), best.pt (weights).")
+    out: str = _opt(
+        "runs/blurnet",
+        "Run folder: train.log, history.json, last.pt (resume), best.pt (weights). Must be new or empty unless --resume.",
+    )
     steps: int = _opt(7000, "Optimisation steps (about 1.0-1.3 s each on 2 CPU cores at batch 8, crop 256).")
     max_minutes: float = _opt(0.0, "Stop (and save) after this wall time in minutes; 0 = no limit.")
     batch_size: int = _opt(8, "Crops per step.")
@@ -30,7 +42,11 @@ class TrainConfig:
     ema_decay: float = _opt(
         0.999, "Keep an exponential moving average of the weights (validated and shipped); 0 = ship the raw weights."
     )
-    val_count: int = _opt(80, "Held-out validation images, stratified by kind, never trained on.")
+    val_share: float = _opt(
+        0.1,
+        "Share of each CUHK-layout folder held out for validation (stratified by kind, never trained on): 80 of CUHK's "
+        "800, 38 of SZU-BD's 384, 18 of the 175 sharp photos.",
+    )
     val_every: int = _opt(500, "Steps between validations and checkpoints.")
     seed: int = _opt(0, "Seed of the initialisation and every training sample.")
     split_seed: int = _opt(
@@ -50,6 +66,11 @@ class TrainConfig:
         0.0,
         "Share of sharp crops blurred by defocus growing across them, as a plane receding out of focus (labelled "
         "defocus from a 2 px disk radius); taken from the plain crops; 0 = off.",
+    )
+    p_frames: float = _opt(
+        0.1,
+        "Share of real motion-blur samples: 5-15 consecutive frames of a frame folder averaged, labelled motion where "
+        "they differ visibly from the middle frame (plain crops instead when no frame folder is given).",
     )
     motion_share: float = _opt(
         0.0,
@@ -74,7 +95,7 @@ class TrainConfig:
 
 # The sample kinds with a share, in the order BlurTrainingSet.sample lays them along one uniform number; the rest of
 # the samples are plain crops. A new sample kind is added here and to the makers of `sample()`.
-SAMPLE_SHARES = ("p_mixed", "p_sharp", "p_global", "p_receding")
+SAMPLE_SHARES = ("p_mixed", "p_sharp", "p_global", "p_receding", "p_frames")
 
 
 def check_sample_shares(cfg: TrainConfig) -> None:
@@ -87,3 +108,82 @@ def check_sample_shares(cfg: TrainConfig) -> None:
     if any(not 0 <= v <= 1 for v in shares.values()) or sum(shares.values()) > 1:
         given = ", ".join(f"--{name.replace('_', '-')} {v:g}" for name, v in shares.items())
         raise InputError(f"sample shares must each be in [0, 1] and sum to at most 1 (the rest are plain crops): {given}")
+
+
+# Names of the files a run folder holds: a folder with any of them is a run, never overwritten but by --resume.
+RUN_FILES = ("last.pt", "best.pt", "history.json", "latest-weights.pt")
+
+def _at_least(lo):
+    return (lambda v: v >= lo), f"at least {lo:g}"
+
+
+def _positive():
+    return (lambda v: v > 0), "above 0"
+
+
+def _share():
+    return (lambda v: 0 <= v <= 1), "in [0, 1]"
+
+
+def _below_one():
+    return (lambda v: 0 <= v < 1), "in [0, 1)"
+
+
+# Every numeric option's valid range, as (test, what the message says).
+_RANGES = {
+    "steps": _at_least(1),
+    "max_minutes": _at_least(0),
+    "batch_size": _at_least(1),
+    "crop": _at_least(32),
+    "working_size": _at_least(64),
+    "scale_jitter": _below_one(),
+    "lr": _positive(),
+    "encoder_lr_mult": _at_least(0),
+    "weight_decay": _at_least(0),
+    "warmup_steps": _at_least(0),
+    "ema_decay": _below_one(),
+    "val_share": ((lambda v: 0 < v < 1), "above 0 and below 1"),
+    "val_every": _at_least(1),
+    "workers": _at_least(0),
+    "threads": _at_least(0),
+    "motion_share": _share(),
+    "p_grey": _share(),
+    "p_shake": _share(),
+    "dice_weight": _at_least(0),
+}
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """InputError naming the first option that is out of range or names a missing file, before anything is written.
+
+    Called by `train()`, so the library refuses what the CLI would; the CLI only turns the error into one line."""
+    from pathlib import Path
+
+    from ..errors import InputError
+
+    def flag(name):
+        return "--" + name.replace("_", "-")
+
+    for name, (ok, wanted) in _RANGES.items():
+        if not ok(getattr(cfg, name)):
+            raise InputError(f"{flag(name)} {getattr(cfg, name):g}: must be {wanted}")
+    if cfg.crop % 32:
+        raise InputError(f"--crop {cfg.crop}: must be a multiple of 32 (the network's stride)")
+    check_sample_shares(cfg)
+    if not cfg.data:
+        raise InputError("--data: give at least one training folder")
+    for folder in cfg.data:
+        if not Path(folder).is_dir():
+            raise InputError(f"{folder}: training folder not found")
+    for name in ("init",) if cfg.init else ("encoder_init",):  # --init replaces the encoder initialisation
+        path = getattr(cfg, name)
+        if path and not Path(path).is_file():
+            raise InputError(f"{path}: {flag(name)} file not found")
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: --out is a file, not a run folder")
+    holds_run = out.is_dir() and any((out / f).exists() for f in RUN_FILES)
+    if cfg.resume and not (out / "last.pt").is_file():
+        raise InputError(f"{out}: no last.pt to resume from (--resume continues a run started with this --out)")
+    if holds_run and not cfg.resume:
+        raise InputError(f"{out}: already holds a training run; continue it with --resume or choose a new --out")

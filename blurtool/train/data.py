@@ -1,5 +1,10 @@
-"""Training and validation data: CUHK-layout folders (images/<stem>.jpg, gt/<stem>.png with 255 = blurred), three-class
-labels from the kind in the file name, synthetic composites and augmentation, generated on the fly.
+"""Training and validation data, generated on the fly:
+
+- CUHK-layout folders (images/<stem>.jpg, gt/<stem>.png with 255 = blurred), three-class labels from the kind in the
+  file name (CUHK, SZU-BD, and all-sharp photos with all-black masks);
+- frame folders (frames/*.jpg, consecutive sharp frames of a high-speed video, e.g. GoPro at 240 fps): averaging a run
+  of them gives real camera and object motion blur, labelled by comparison with the sharp middle frame;
+- synthetic composites and whole-crop blurs of sharp regions, labelled by what the blur visibly changed.
 
 Every sample is a pure function of (seed, sample index), so a run is reproducible and resumes exactly."""
 
@@ -13,7 +18,19 @@ import numpy as np
 
 from ..errors import InputError
 from .config import SAMPLE_SHARES
-from .synth import DEFOCUS, MOTION, SHARP, blur, composite, random_blob, random_kernel, receding_defocus
+from .synth import (
+    DEFOCUS,
+    MOTION,
+    SHARP,
+    average_frames,
+    blur,
+    composite,
+    frame_average_labels,
+    random_blob,
+    random_kernel,
+    receding_defocus,
+    visible_labels,
+)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MARGIN = 24  # px of context around a crop, so blurring a crop does not see its own border
@@ -31,6 +48,44 @@ class Example:
     image: np.ndarray  # uint8 HxWx3 RGB
     labels: np.ndarray  # uint8 HxW: 0 sharp, 1 defocus, 2 motion
     kind: int
+    source: str = ""  # the folder it came from (validation is reported per folder)
+
+
+@dataclass
+class FrameSequence:
+    """Consecutive sharp video frames, held at the working scale (uint8 N x H x W x 3 RGB)."""
+
+    name: str
+    frames: np.ndarray
+
+
+# Frames averaged into one real motion-blurred sample: odd counts, so a middle frame is the sharp reference. At 240 fps
+# 5-15 frames are exposures of 1/48-1/16 s, the range where a hand-held shot shakes.
+FRAME_COUNTS = (5, 7, 9, 11, 13, 15)
+
+
+def is_frame_folder(folder) -> bool:
+    return (Path(folder) / "frames").is_dir() and not (Path(folder) / "images").is_dir()
+
+
+def load_frame_sequence(folder, working_size: int) -> FrameSequence:
+    """The frames of `folder`/frames, in name order, scaled so their long side is the working size."""
+    folder = Path(folder)
+    paths = sorted(p for p in (folder / "frames").iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if len(paths) < max(FRAME_COUNTS):
+        raise InputError(f"{folder / 'frames'}: {len(paths)} frames; a frame folder needs at least {max(FRAME_COUNTS)}")
+    frames, first_shape = [], None
+    for path in paths:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise InputError(f"{path}: cannot read frame")
+        first_shape = first_shape or bgr.shape[:2]
+        if bgr.shape[:2] != first_shape:
+            raise InputError(f"{path}: frame size {bgr.shape[1::-1]} differs from the first frame's")
+        f = working_size / max(bgr.shape[:2])
+        size = (int(round(bgr.shape[1] * f)), int(round(bgr.shape[0] * f)))
+        frames.append(cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
+    return FrameSequence(folder.name, np.stack(frames))
 
 
 def list_stems(folder) -> list[tuple[Path, Path]]:
@@ -50,7 +105,7 @@ def list_stems(folder) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def load_example(image_path: Path, gt_path: Path) -> Example:
+def load_example(image_path: Path, gt_path: Path, source: str = "") -> Example:
     bgr = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
     gt = cv2.imread(str(gt_path), cv2.IMREAD_GRAYSCALE)  # 16 CUHK masks are RGBA: grayscale reads them right
     if bgr is None or gt is None:
@@ -59,7 +114,21 @@ def load_example(image_path: Path, gt_path: Path) -> Example:
         raise InputError(f"{gt_path}: mask size {gt.shape[::-1]} differs from image {bgr.shape[1::-1]}")
     kind = kind_from_stem(image_path.stem)
     labels = np.where(gt > 127, kind, SHARP).astype(np.uint8)
-    return Example(image_path.stem, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), labels, kind)
+    return Example(image_path.stem, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), labels, kind, source)
+
+
+def load_training_folders(folders, working_size: int) -> tuple[list[Example], list[FrameSequence]]:
+    """Every --data folder: CUHK-layout folders give examples, frame folders give frame sequences."""
+    examples, sequences = [], []
+    for folder in folders:
+        if is_frame_folder(folder):
+            sequences.append(load_frame_sequence(folder, working_size))
+        else:
+            examples += [load_example(i, g, Path(folder).name) for i, g in list_stems(folder)]
+    stems = [e.stem for e in examples]
+    if len(set(stems)) != len(stems):
+        raise InputError("duplicate image stems across training folders")
+    return examples, sequences
 
 
 def split_train_val(stems: list[str], val_count: int, seed: int) -> tuple[list[str], list[str]]:
@@ -79,8 +148,9 @@ def split_train_val(stems: list[str], val_count: int, seed: int) -> tuple[list[s
 class BlurTrainingSet:
     """Map-style dataset: item i -> (image CHW float32 normalised, labels HxW int64), deterministic in (seed, i)."""
 
-    def __init__(self, examples: list[Example], config, mean, std):
+    def __init__(self, examples: list[Example], config, mean, std, sequences: list[FrameSequence] = ()):
         self.examples = examples
+        self.sequences = list(sequences)
         self.cfg = config
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
@@ -148,7 +218,8 @@ class BlurTrainingSet:
         if win is None:
             return self._plain(rng, size)
         kind = int(rng.choice([MOTION, DEFOCUS]))
-        return blur(win[0], random_kernel(rng, kind, self.cfg.p_shake)), np.full((size, size), kind, np.uint8)
+        blurred = blur(win[0], random_kernel(rng, kind, self.cfg.p_shake))
+        return blurred, visible_labels(win[0], blurred, np.full((size, size), kind, np.uint8))
 
     def _sharp_only(self, rng, size):
         win = self._sharp_window(rng, size)
@@ -159,6 +230,23 @@ class BlurTrainingSet:
         if win is None:
             return self._plain(rng, size)
         return receding_defocus(rng, win[0])
+
+    def _frames(self, rng, size):
+        """Real motion blur: a run of consecutive frames averaged, cropped at a jittered scale."""
+        if not self.sequences:
+            return self._plain(rng, size)
+        seq = self.sequences[int(rng.integers(len(self.sequences)))].frames
+        n = int(rng.choice(FRAME_COUNTS))
+        first = int(rng.integers(0, len(seq) - n + 1))
+        j = self.cfg.scale_jitter
+        side = min(int(round(size / rng.uniform(1 - j, 1 + j))), *seq.shape[1:3])  # crop side at the stored scale
+        y, x = int(rng.integers(0, seq.shape[1] - side + 1)), int(rng.integers(0, seq.shape[2] - side + 1))
+        run = seq[first : first + n, y : y + side, x : x + side].astype(np.float32) / 255.0
+        if side != size:
+            interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+            run = np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in run])
+        averaged, sharp = average_frames(run), run[n // 2]
+        return averaged, frame_average_labels(sharp, averaged)
 
     def _augment(self, rng, img, lab):
         if rng.random() < 0.5:
@@ -180,7 +268,7 @@ class BlurTrainingSet:
         # order `check_sample_shares` validates), and plain crops for the rest.
         r = rng.random()
         makers = {"p_mixed": self._mixed, "p_sharp": self._sharp_only, "p_global": self._global,
-                  "p_receding": self._receding}
+                  "p_receding": self._receding, "p_frames": self._frames}
         edge = 0.0
         for name in SAMPLE_SHARES:
             edge += getattr(self.cfg, name)

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..weights import IMAGENET_NORMALISATION, save_weights
-from .config import TrainConfig, check_sample_shares
-from .data import BlurTrainingSet, list_stems, load_example, split_train_val
+from ..weights import IMAGENET_NORMALISATION, save_weights, sha256_of
+from .config import TrainConfig, check_config
+from .data import BlurTrainingSet, load_training_folders, split_train_val
 
 DEFAULT_THRESHOLD = 0.5  # blur = 1 - p(sharp) > 0.5: the argmax decision between sharp and blurred
 
@@ -30,14 +30,37 @@ def _log(log_file, message: str, console=None):
         f.write(line + "\n")
 
 
-def load_examples(folders):
-    examples = []
-    for folder in folders:
-        examples += [load_example(i, g) for i, g in list_stems(folder)]
-    stems = [e.stem for e in examples]
-    if len(set(stems)) != len(stems):
-        raise InputError("duplicate image stems across training folders")
-    return examples
+def split_by_folder(examples, val_share: float, seed: int) -> tuple[list, list]:
+    """(training, validation) examples: each folder holds out its own `val_share`, stratified by kind, so every kind
+    of photo is validated and adding a folder never moves another folder's split."""
+    by_source: dict[str, list] = {}
+    for ex in examples:
+        by_source.setdefault(ex.source, []).append(ex)
+    train_examples, val_examples = [], []
+    for source, group in by_source.items():
+        n_val = int(round(val_share * len(group)))
+        if n_val < 1 or n_val >= len(group):
+            raise InputError(
+                f"{source}: {len(group)} image(s) cannot be split at --val-share {val_share:g} "
+                f"({n_val} for validation); give it more images or another --val-share"
+            )
+        _, val_stems = split_train_val([e.stem for e in group], n_val, seed)
+        val_set = set(val_stems)
+        train_examples += [e for e in group if e.stem not in val_set]
+        val_examples += [e for e in group if e.stem in val_set]
+    return train_examples, val_examples
+
+
+def warm_start(model, path) -> tuple[dict, list[str]]:
+    """Copy every tensor of the weights file at `path` whose name and shape match into `model`; returns the file's
+    card and the names of the tensors that start fresh (a new or reshaped head)."""
+    from ..weights import load_weights
+
+    source, card = load_weights(path)
+    own, theirs = model.state_dict(), source.state_dict()
+    copied = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict({**own, **copied})
+    return card, [k for k in own if k not in copied]
 
 
 def predict_probs(model, image_u8: np.ndarray, working_size: int, mean, std, device="cpu") -> np.ndarray:
@@ -62,15 +85,35 @@ def predict_probs(model, image_u8: np.ndarray, working_size: int, mean, std, dev
 
 
 def validate(model, examples, working_size, mean, std, threshold=DEFAULT_THRESHOLD, device="cpu") -> dict:
+    """Validation per folder, and `score`, the mean over folders of mIoU (accuracy for a folder whose photos are
+    sharp everywhere, where it is one minus the share called blurred): the figure the best checkpoint is chosen by.
+
+    A folder of all-sharp photos reports the share of the frame called blurred (mean, median, worst) instead of
+    F1 and mIoU, which are degenerate without blurred pixels."""
     from .metrics import image_record, summarise_validation
 
-    records = []
+    by_source: dict[str, list] = {}
     for ex in examples:
-        probs = predict_probs(model, ex.image, working_size, mean, std, device)
-        blur = 1.0 - probs[..., 0]
-        kind = np.where(blur >= threshold, 1 + np.argmax(probs[..., 1:], axis=-1), 0).astype(np.uint8)
-        records.append(image_record(blur, ex.labels > 0, threshold, kind, ex.labels, name=ex.stem))
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in summarise_validation(records).items()}
+        by_source.setdefault(ex.source, []).append(ex)
+    out, scores = {}, []
+    for source, group in by_source.items():
+        records, shares = [], []
+        for ex in group:
+            probs = predict_probs(model, ex.image, working_size, mean, std, device)
+            blur = 1.0 - probs[..., 0]
+            kind = np.where(blur >= threshold, 1 + np.argmax(probs[..., 1:], axis=-1), 0).astype(np.uint8)
+            records.append(image_record(blur, ex.labels > 0, threshold, kind, ex.labels, name=ex.stem))
+            shares.append(float((blur >= threshold).mean()))
+        if not any((ex.labels > 0).any() for ex in group):
+            summary = {"accuracy": 1 - float(np.mean(shares)), "blurred_share_median": float(np.median(shares)),
+                       "blurred_share_max": float(np.max(shares))}
+            scores.append(summary["accuracy"])
+        else:
+            summary = summarise_validation(records)
+            scores.append(summary["miou"])
+        out[source] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in summary.items()}
+    out["score"] = round(float(np.mean(scores)), 4)
+    return out
 
 
 def train(cfg: TrainConfig, console=None) -> Path:
@@ -84,7 +127,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
     # OpenCV's thread pool does not survive fork(): a data worker forked after the parent used it deadlocks in its
     # first cv2 call. One OpenCV thread in the parent keeps the fork safe; torch has the cores for the model.
     cv2.setNumThreads(1)
-    check_sample_shares(cfg)
+    check_config(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log_file = out / "train.log"
@@ -94,17 +137,37 @@ def train(cfg: TrainConfig, console=None) -> Path:
         torch.set_num_threads(cfg.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-    examples = load_examples(cfg.data)
-    train_stems, val_stems = split_train_val([e.stem for e in examples], cfg.val_count, cfg.split_seed)
-    val_set = set(val_stems)
-    train_examples = [e for e in examples if e.stem not in val_set]
-    val_examples = [e for e in examples if e.stem in val_set]
+    examples, sequences = load_training_folders(cfg.data, cfg.working_size)
+    if not examples:
+        raise InputError("--data: no folder in CUHK layout (images/, gt/) to train and validate on")
+    train_examples, val_examples = split_by_folder(examples, cfg.val_share, cfg.split_seed)
+    val_stems = sorted(e.stem for e in val_examples)
     mean, std = IMAGENET_NORMALISATION["mean"], IMAGENET_NORMALISATION["std"]
-    _log(log_file, f"{len(train_examples)} training / {len(val_examples)} validation images; device {device}", console)
+    counts = ", ".join(
+        f"{src} {sum(e.source == src for e in train_examples)}/{sum(e.source == src for e in val_examples)}"
+        for src in dict.fromkeys(e.source for e in examples)
+    )
+    frames = ", ".join(f"{s.name} {len(s.frames)} frames" for s in sequences) or "no frame folder"
+    _log(log_file, f"{len(train_examples)} training / {len(val_examples)} validation images ({counts}); {frames}; "
+                   f"device {device}", console)
+    if cfg.p_frames > 0 and not sequences:
+        _log(log_file, f"--p-frames {cfg.p_frames:g} without a frame folder: those samples are plain crops", console)
 
     model = create_model("blurnet", **dataclasses.asdict(BlurNetConfig(gradient_input=cfg.gradient_input)))
-    if cfg.encoder_init:
-        model.encoder.load_imagenet(torch.load(cfg.encoder_init, map_location="cpu", weights_only=True))
+    init_card, init_record = None, None
+    if cfg.init:
+        init_card, fresh = warm_start(model, cfg.init)
+        init_record = {"file": Path(cfg.init).name, "sha256": sha256_of(Path(cfg.init))}
+        _log(log_file, f"warm start from {cfg.init}: " + (f"{len(fresh)} tensors start fresh ({', '.join(fresh[:4])}"
+                                                          f"{'...' if len(fresh) > 4 else ''})" if fresh
+                                                          else "every tensor copied"), console)
+    elif cfg.encoder_init:
+        try:
+            state = torch.load(cfg.encoder_init, map_location="cpu", weights_only=True)
+            model.encoder.load_imagenet(state)
+        except Exception as exc:  # noqa: BLE001 — a foreign file fails torch.load or load_state_dict in many ways
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{cfg.encoder_init}: not a MobileNetV2 state_dict (--encoder-init): {reason}") from None
     model.to(device)
     enc_params = list(model.encoder.parameters())
     # Everything after the encoder (decoder, and the gradient branch if any) learns at the full rate.
@@ -145,7 +208,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
         history = json.loads(state["history"])
         _log(log_file, f"resumed at step {step}", console)
 
-    dataset = BlurTrainingSet(train_examples, cfg, mean, std)
+    dataset = BlurTrainingSet(train_examples, cfg, mean, std, sequences)
     sampler = range(step * cfg.batch_size, len(dataset))  # resume continues the exact sample sequence
     loader = torch.utils.data.DataLoader(
         dataset,
@@ -159,6 +222,19 @@ def train(cfg: TrainConfig, console=None) -> Path:
     )
 
     def card(metrics, trained_steps, minutes):
+        stage = {
+            "data": [str(Path(d).name) for d in cfg.data],
+            "init": init_record,
+            "steps": trained_steps,
+            "minutes": round(minutes, 1),
+            "config": dataclasses.asdict(cfg),
+        }
+        # The stages that made this model, oldest first: the init file's stages (or its one training record, for a
+        # file from before stages were recorded), then this one.
+        earlier = []
+        if init_card is not None:
+            t = init_card.get("training", {})
+            earlier = t.get("stages") or [{k: t.get(k) for k in ("data", "steps", "minutes", "config", "encoder_init")}]
         return {
             "normalisation": {"mean": mean, "std": std},
             "threshold": DEFAULT_THRESHOLD,
@@ -166,13 +242,16 @@ def train(cfg: TrainConfig, console=None) -> Path:
             "classes": ["sharp", "defocus", "motion"],
             "training": {
                 "data": [str(Path(d).name) for d in cfg.data],
-                "data_note": "CUHK blur detection benchmark (Shi et al. 2014), training part; research use",
+                "data_note": "CUHK blur detection benchmark (Shi et al. 2014) training part, SZU-BD half (Sun et "
+                "al.), Sun-Hays 80 and Urban100 photos, GoPro frames (Nah et al. 2017); research use",
                 "train_images": len(train_examples),
                 "val_stems": val_stems,
                 "steps": trained_steps,
                 "minutes": round(minutes, 1),
                 "config": dataclasses.asdict(cfg),
-                "encoder_init": Path(cfg.encoder_init).name if cfg.encoder_init else None,
+                "encoder_init": Path(cfg.encoder_init).name if cfg.encoder_init and not cfg.init else None,
+                "init": init_record,
+                "stages": earlier + [stage],
             },
             "metrics": {"validation": metrics},
         }
@@ -183,13 +262,13 @@ def train(cfg: TrainConfig, console=None) -> Path:
         metrics = validate(shipped, val_examples, cfg.working_size, mean, std, device=device)
         entry = {"step": step, "minutes": round(minutes, 1), **metrics}
         if ema is not None:  # the raw weights too, so the log shows what the average brings
-            entry["raw"] = validate(model, val_examples, cfg.working_size, mean, std, device=device)
+            entry["raw"] = validate(model, val_examples, cfg.working_size, mean, std, device=device)["score"]
         model.train()
         history.append(entry)
         _log(log_file, f"step {step} validation " + json.dumps(entry), console)
         save_weights(out / "latest-weights.pt", shipped, card(metrics, step, minutes))
-        if metrics["miou"] > best:
-            best = metrics["miou"]
+        if metrics["score"] > best:
+            best = metrics["score"]
             save_weights(out / "best.pt", shipped, card(metrics, step, minutes))
         tmp = out / "last.pt.tmp"
         state = {
@@ -238,7 +317,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
             checkpoint(minutes)
         if step >= cfg.steps or out_of_time:
             break
-    _log(log_file, f"done at step {step}; best validation mIoU {best:.4f}", console)
+    _log(log_file, f"done at step {step}; best validation score {best:.4f}", console)
     return out / "best.pt"
 
 

@@ -1,24 +1,31 @@
-"""Training losses: multi-scale cross-entropy (Kim et al. 2019) and a per-crop soft Dice."""
+"""Training losses: multi-scale cross-entropy (Kim et al. 2019) and a per-crop soft Dice. Pixels labelled IGNORE
+(blur that left no visible trace, see blurtool.train.synth) take no part in either."""
 
 import torch
 import torch.nn.functional as F
 
+from .synth import IGNORE
+
 
 def soft_targets(labels: torch.Tensor, num_classes: int, size) -> torch.Tensor:
     """Class fractions of each output cell: the one-hot labels area-averaged down to `size`, so a coarse cell on a
-    sharp/blurred boundary is taught the mixture it actually covers instead of one arbitrary nearest pixel."""
-    onehot = F.one_hot(labels, num_classes).permute(0, 3, 1, 2).float()
+    sharp/blurred boundary is taught the mixture it actually covers instead of one arbitrary nearest pixel. IGNORE
+    pixels count for no class, so a cell's fractions sum to its share of labelled pixels."""
+    valid = labels != IGNORE
+    onehot = F.one_hot(torch.where(valid, labels, 0), num_classes).permute(0, 3, 1, 2).float()
+    onehot = onehot * valid[:, None].float()
     return F.adaptive_avg_pool2d(onehot, size)
 
 
 def multiscale_cross_entropy(logits: list, labels: torch.Tensor, multiscale: bool = True) -> torch.Tensor:
-    """Sum over decoder scales of the per-pixel mean cross-entropy. Taking the mean at each scale weights each scale
-    inversely to its pixel count (Kim et al.), so the coarse heads are not drowned by the fine one."""
+    """Sum over decoder scales of the per-pixel mean cross-entropy over labelled pixels. Taking the mean at each scale
+    weights each scale inversely to its pixel count (Kim et al.), so the coarse heads are not drowned by the fine one."""
     scales = logits if multiscale else logits[:1]
     total = 0.0
     for out in scales:
         target = soft_targets(labels, out.shape[1], out.shape[-2:])
-        total = total + torch.sum(-target * F.log_softmax(out.float(), dim=1), dim=1).mean()
+        labelled = target.sum().clamp_min(1e-6)  # the labelled share of the cells, summed
+        total = total + torch.sum(-target * F.log_softmax(out.float(), dim=1)) / labelled
     return total
 
 
@@ -30,9 +37,10 @@ def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor, eps: float = 1.0)
     large one; a per-crop Dice weights crops the same way. `eps` keeps a crop without blurred pixels defined: there
     the blurred-class term is eps / (sum of predicted blur + eps), so every false alarm in an all-sharp crop costs.
     """
-    probs = F.softmax(logits.float(), dim=1)
     target = soft_targets(labels, logits.shape[1], logits.shape[-2:])
-    p_blur, t_blur = 1.0 - probs[:, 0], 1.0 - target[:, 0]
+    labelled = target.sum(1)  # each cell's labelled share: predictions on IGNORE pixels do not count
+    probs = F.softmax(logits.float(), dim=1) * labelled[:, None]
+    p_blur, t_blur = labelled - probs[:, 0], labelled - target[:, 0]
     total = 0.0
     for p, t in ((p_blur, t_blur), (probs[:, 0], target[:, 0])):
         inter = (p * t).flatten(1).sum(1)

@@ -10,6 +10,14 @@ import cv2
 import numpy as np
 
 SHARP, DEFOCUS, MOTION = 0, 1, 2
+# Label of pixels left out of the loss: blur was applied there but left no visible trace (flat sky, a plain wall), so
+# calling them blurred would teach "flat = blurred" and calling them sharp would contradict real bokeh, which is flat
+# too. What such a pixel is can only be told from its context, which the network learns from real photos.
+IGNORE = 255
+# Visible-change test: a Gaussian-weighted local mean of |blurred - sharp| in grey levels of [0, 1] above this is a
+# change the eye sees (4 grey levels of 255; JPEG noise on a smoothed difference stays under ~2).
+VISIBLE_CHANGE = 0.015
+VISIBLE_SIGMA = 3.0  # px at the working scale: the neighbourhood over which a change counts as seen
 
 
 def motion_kernel(length: float, angle_deg: float, size: int | None = None) -> np.ndarray:
@@ -88,6 +96,33 @@ def blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT)
 
 
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(image, np.float32), cv2.COLOR_RGB2GRAY)
+
+
+def visible_change(sharp: np.ndarray, blurred: np.ndarray) -> np.ndarray:
+    """Bool HxW: where `blurred` differs visibly from `sharp` (float32 RGB in [0, 1], same size), i.e. where the blur
+    has left evidence in the pixels. Flat regions stay False whatever kernel was applied."""
+    diff = np.abs(_grey(blurred) - _grey(sharp))
+    return cv2.GaussianBlur(diff, (0, 0), VISIBLE_SIGMA) > VISIBLE_CHANGE
+
+
+def textured(image: np.ndarray) -> np.ndarray:
+    """Bool HxW: where a sharp image has enough local contrast that a blur of it would be visible (local grey
+    standard deviation over the same window as `visible_change`, above the same level)."""
+    g = _grey(image)
+    mean = cv2.GaussianBlur(g, (0, 0), VISIBLE_SIGMA)
+    var = cv2.GaussianBlur(g * g, (0, 0), VISIBLE_SIGMA) - mean * mean
+    return np.sqrt(np.maximum(var, 0)) > VISIBLE_CHANGE
+
+
+def visible_labels(sharp: np.ndarray, blurred: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """`labels` with every blurred-labelled pixel that the blur left unchanged set to IGNORE (see IGNORE)."""
+    out = labels.copy()
+    out[(labels != SHARP) & (labels != IGNORE) & ~visible_change(sharp, blurred)] = IGNORE
+    return out
+
+
 def random_blob(rng: np.random.Generator, h: int, w: int, area: tuple = (0.1, 0.5)) -> np.ndarray:
     """A random smooth object shape (union of ellipses, rounded) covering roughly `area` of the frame."""
     mask = np.zeros((h, w), np.uint8)
@@ -113,8 +148,10 @@ def composite(
     """Paste `subject` (where `subject_mask`) onto `background`, blurred by a random kernel of `kind` (SHARP = none).
 
     Images float32 HxWx3 in [0, 1]; labels uint8. The mask is blurred with the same kernel and becomes the alpha,
-    as a moving object smears its own silhouette (Kim et al. Alg. 1); pixels with alpha > 0.5 take the label `kind`."""
+    as a moving object smears its own silhouette (Kim et al. Alg. 1); pixels with alpha > 0.5 take the label `kind`,
+    or IGNORE where the blur left them visibly unchanged."""
     alpha = subject_mask.astype(np.float32)
+    subject_unblurred = subject
     if kind != SHARP:
         k = random_kernel(rng, kind, p_shake)
         subject = blur(subject, k)
@@ -124,6 +161,14 @@ def composite(
     image = alpha[..., None] * subject + (1 - alpha[..., None]) * background
     labels = background_labels.copy()
     labels[alpha > 0.5] = kind
+    if kind != SHARP:
+        # The unblurred composite is the reference: where pasting the blurred subject changed nothing visible (a flat
+        # part of it), its pixels leave the loss.
+        sharp_alpha = subject_mask.astype(np.float32)[..., None]
+        reference = sharp_alpha * subject_unblurred + (1 - sharp_alpha) * background
+        pasted = alpha > 0.5
+        unseen = pasted & ~visible_change(reference.astype(np.float32), image.astype(np.float32))
+        labels[unseen] = IGNORE
     return image.astype(np.float32), labels
 
 
@@ -158,4 +203,28 @@ def receding_defocus(
     rows, cols = np.indices(lo.shape)
     out = (1 - frac) * stack[lo, rows, cols] + frac * stack[lo + 1, rows, cols]  # each pixel from its two levels
     labels = np.where(radius >= RECEDING_LABEL_RADIUS, DEFOCUS, SHARP).astype(np.uint8)
-    return out.astype(np.float32), labels
+    out = out.astype(np.float32)
+    return out, visible_labels(image, out, labels)
+
+
+# Display gamma of the frames: averaging is done in linear light, as a longer exposure integrates it (the GoPro
+# deblurring data of Nah et al. 2017 was made the same way).
+FRAME_GAMMA = 2.2
+
+
+def average_frames(frames: np.ndarray) -> np.ndarray:
+    """The average of consecutive sharp frames (N x H x W x 3, float32 in [0, 1]) in linear light: a real exposure
+    N frame-times long, with the camera's and the subjects' own motion blur."""
+    linear = np.power(np.clip(frames, 0, 1), FRAME_GAMMA).mean(axis=0)
+    return np.power(linear, 1 / FRAME_GAMMA).astype(np.float32)
+
+
+def frame_average_labels(sharp: np.ndarray, averaged: np.ndarray) -> np.ndarray:
+    """Labels of a frame average against its sharp middle frame: MOTION where the average differs visibly, SHARP where
+    it does not although the frame is textured there (nothing moved), IGNORE on flat unchanged regions, which carry no
+    evidence either way (see IGNORE)."""
+    moved = visible_change(sharp, averaged)
+    labels = np.full(moved.shape, IGNORE, np.uint8)
+    labels[textured(sharp) & ~moved] = SHARP
+    labels[moved] = MOTION
+    return labels
