@@ -20,6 +20,7 @@ the target (`os.replace`), so a crash or Ctrl-C never leaves a half-written outp
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import tempfile
@@ -39,6 +40,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "KIND_COLOURS",
     "BadInput",
+    "check_can_write_in",
     "image_size",
     "iter_images",
     "kind_to_colour",
@@ -358,6 +360,19 @@ def write_text_atomic(path: str | os.PathLike, text: str, newline: str | None = 
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def check_can_write_in(folder: str | os.PathLike, what: str) -> None:
+    """Raise OutputError unless files can be created in `folder`, or it can be created (nothing is created): checked
+    before a long run, so that the run's work is not lost at its end."""
+    folder = Path(folder).absolute()
+    probe = folder
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"{folder}: {what}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{folder}: {what}: cannot write in {probe} (permission denied)")
+
+
 def _encode(path: Path, bgr_or_gray: np.ndarray, params: list[int] | None = None) -> bytes:
     ext = path.suffix.lower()
     if ext not in IMAGE_EXTENSIONS:
@@ -488,18 +503,73 @@ def _has_glob(s: str) -> bool:
     return any(c in s for c in "*?[")
 
 
-def _folder_images(folder: Path, recursive: bool, exclude: Callable[[Path], bool] | None) -> list[Path]:
-    found: list[Path] = []
-    walker = os.walk(folder) if recursive else [(str(folder), [], os.listdir(folder))]
-    for root, dirs, files in walker:
+def _walk(root: Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """os.walk that follows symlinked folders but enters each real folder (st_dev, st_ino) once, in sorted order,
+    hidden folders skipped: a symlink cycle (``a/up -> ..``) ends, and a folder reached by two names is read once."""
+    seen: set[tuple[int, int]] = set()
+    for top, dirs, files in os.walk(root, followlinks=True):
+        try:
+            st = os.stat(top)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []  # already walked under another name: do not go round again
+            continue
+        seen.add((st.st_dev, st.st_ino))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # skip .git, .cache, ...
-        for name in files:
-            p = Path(root) / name
-            if name.startswith(".") or p.suffix.lower() not in IMAGE_EXTENSIONS or not p.is_file():
-                continue
-            if exclude is not None and exclude(p):
-                continue
-            found.append(p)
+        yield top, dirs, files
+
+
+def _image_files(root: str, files: Iterable[str], exclude: Callable[[Path], bool] | None) -> Iterator[Path]:
+    for name in files:
+        p = Path(root) / name
+        if name.startswith(".") or p.suffix.lower() not in IMAGE_EXTENSIONS or not p.is_file():
+            continue
+        if exclude is not None and exclude(p):
+            continue
+        yield p
+
+
+def _folder_images(folder: Path, recursive: bool, exclude: Callable[[Path], bool] | None) -> list[Path]:
+    walker = _walk(folder) if recursive else [(str(folder), [], os.listdir(folder))]
+    found: list[Path] = []
+    for root, _, files in walker:
+        found.extend(_image_files(root, files, exclude))
+    return sorted(found)
+
+
+def _matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Whether path components match glob components, ``**`` standing for any number of folders."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_matches(parts[i:], pattern[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatch(parts[0], pattern[0]) and _matches(parts[1:], pattern[1:])
+
+
+def _recursive_glob(pattern: str, exclude: Callable[[Path], bool] | None) -> list[Path]:
+    """The images a ``**`` pattern names, found by :func:`_walk` rather than glob.glob: glob follows symlinked folders
+    without end (``loop/a/up -> ..`` makes ``loop/**`` infinite). A matching folder gives every image below it."""
+    parts = Path(pattern).parts
+    first = next(i for i, part in enumerate(parts) if _has_glob(part))
+    base = Path(*parts[:first]) if first else None
+    rest = parts[first:]
+    root = base if base is not None else Path(".")
+    if not root.is_dir():
+        return []
+    found: list[Path] = []
+    taken: list[tuple[str, ...]] = []  # matching folders: everything below them is in
+    for top, _, files in _walk(root):
+        rel = Path(top).relative_to(root).parts
+        if any(rel[: len(t)] == t for t in taken) or _matches(rel, rest):
+            if rel not in taken:
+                taken.append(rel)
+            chosen = files
+        else:
+            chosen = [f for f in files if _matches((*rel, f), rest)]
+        folder = base.joinpath(*rel) if base is not None else Path(*rel)
+        found.extend(_image_files(str(folder), chosen, exclude))
     return sorted(found)
 
 
@@ -543,15 +613,17 @@ def iter_images(
         elif p.exists():
             yield from emit(p)
         elif _has_glob(s):
-            matches = sorted(glob.glob(s, recursive=recursive))
-            files: list[Path] = []
-            for m in matches:
-                mp = Path(m)
-                if mp.is_dir():
-                    if recursive:
-                        files.extend(_folder_images(mp, True, exclude))
-                elif mp.suffix.lower() in IMAGE_EXTENSIONS and not (exclude is not None and exclude(mp)):
-                    files.append(mp)
+            if recursive and "**" in p.parts:
+                files = _recursive_glob(s, exclude)
+            else:
+                files = []
+                for m in sorted(glob.glob(s)):  # no ** recursion: glob cannot loop
+                    mp = Path(m)
+                    if mp.is_dir():
+                        if recursive:
+                            files.extend(_folder_images(mp, True, exclude))
+                    elif mp.suffix.lower() in IMAGE_EXTENSIONS and not (exclude is not None and exclude(mp)):
+                        files.append(mp)
             if not files:
                 yield BadInput(s, "no image files match this pattern")
             for q in files:
