@@ -10,19 +10,25 @@ from blurtool.errors import DeviceError
 _PATTERN = re.compile(r"^(auto|cpu|cuda)(?::(\d+))?$")
 
 
-def resolve_device(name: str = "auto"):
-    """'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:N' -> torch.device.
-
-    Raises DeviceError for an unknown name, or CUDA asked for but absent / index out of range. Never falls back
-    silently: a user who asked for a GPU wants to know that they are not getting it.
-    """
-    import torch
-
-    text = (name or "auto").strip().lower()
+def parse_device(name: str) -> tuple[str, str | None]:
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> (kind, index or None), without importing torch (so the CLI checks
+    --device before any work). An empty name is an error, not 'auto': it is usually a shell variable left unset."""
+    text = name.strip().lower() if isinstance(name, str) else ""
     m = _PATTERN.match(text)
     if m is None or (m.group(1) != "cuda" and m.group(2) is not None):
         raise DeviceError(f"unknown device {name!r}: expected auto, cpu, cuda or cuda:N")
-    kind, index = m.group(1), m.group(2)
+    return m.group(1), m.group(2)
+
+
+def resolve_device(name: str = "auto"):
+    """'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:N' -> torch.device.
+
+    Raises DeviceError for an unknown (or empty) name, or CUDA asked for but absent / index out of range. Never falls
+    back silently: a user who asked for a GPU wants to know that they are not getting it.
+    """
+    import torch
+
+    kind, index = parse_device(name)
     if kind == "auto":
         return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     if kind == "cpu":

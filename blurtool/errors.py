@@ -19,3 +19,8 @@ class WeightsError(BlurtoolError):
 
 class DeviceError(BlurtoolError):
     """The requested compute device does not exist on this machine."""
+
+
+def naming(path, message: str) -> str:
+    """`message`, prefixed with `path` unless it names it already: every per-file error says which file."""
+    return message if str(path) in message else f"{path}: {message}"

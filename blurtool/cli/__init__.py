@@ -21,7 +21,8 @@ COMMANDS = ["detect", "segment", "matte", "magnify", "rank", "deblur", "train", 
 
 
 class _Group(typer.core.TyperGroup):
-    """Turns an expected error (BlurtoolError) into one red line on stderr and exit code 1.
+    """Turns an expected error (BlurtoolError) into one red line on stderr and exit code 1, and Ctrl-C into
+    "interrupted" and exit code 130.
 
     Done here rather than in main() so that it also holds when the app is invoked by typer.testing.CliRunner.
     Unexpected exceptions are bugs and keep their traceback.
@@ -39,6 +40,11 @@ class _Group(typer.core.TyperGroup):
 
             print_error(str(e))
             raise typer.Exit(1) from None
+        except KeyboardInterrupt:  # commands that keep partial work say what they kept; any other stops here
+            from blurtool.cli._batch import print_error
+
+            print_error("interrupted")
+            raise typer.Exit(130) from None
 
 
 app = typer.Typer(

@@ -14,9 +14,12 @@ output to ``job.outputs[tag]`` (with the atomic writers of ``blurtool.io``) and 
 
 What it does: expands files, folders (with --recursive) and globs; names outputs ``<stem><suffix>`` in ``--out DIR``
 (created; sub-folders of a --recursive folder are mirrored there) or next to each photo; never writes over an input;
-skips a photo whose outputs all exist unless ``--overwrite``; catches ``BlurtoolError`` per photo, goes on, and lists the
-failures on stderr at the end (exit code 1 if any); shows a progress bar on stderr (when it is a terminal and there is
-more than one photo); prints results on stdout as a rich table, or with ``--json`` one JSON object per photo per line.
+reports the files a folder or glob left out because they are named like outputs; skips a photo whose outputs all
+exist and, unless ``--overwrite``, refuses one where only some exist (a file blurtool did not write is never
+replaced); catches ``BlurtoolError`` per photo, names the photo, goes on, prints each failure as it happens and lists
+them all on stderr at the end (exit code 1 if any); on Ctrl-C removes the unfinished photo's outputs, says what was
+kept and exits 130; shows a progress bar on stderr (when it is a terminal and there is more than one photo); prints
+results on stdout as a rich table, or with ``--json`` one JSON object per photo per line.
 
 Also here: the reusable Typer option types (so every command spells --out, --weights, ... the same way) and
 ``MapProvider``, the one way to get a photo's blur map, from the network or from a map saved by ``blurtool detect``.
@@ -38,7 +41,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from blurtool.errors import BlurtoolError, InputError, OutputError
+from blurtool.errors import BlurtoolError, InputError, OutputError, naming
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -73,7 +76,11 @@ RecursiveOpt = Annotated[
     bool, typer.Option("--recursive", "-r", help="Process the images inside folders, including sub-folders.")
 ]
 OverwriteOpt = Annotated[
-    bool, typer.Option("--overwrite", help="Replace existing outputs (default: skip photos whose outputs exist).")
+    bool, typer.Option(
+        "--overwrite",
+        help="Replace existing outputs (default: skip photos whose outputs all exist, and refuse to write where only "
+        "some exist: such a file is not blurtool's).",
+    )
 ]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON object per photo per line on stdout instead of a table.")
@@ -85,26 +92,68 @@ WeightsOpt = Annotated[
         help="Model file. Default: $BLURTOOL_WEIGHTS, else the model shipped with blurtool.",
     ),
 ]
-DeviceOpt = Annotated[str, typer.Option("--device", help="Where the network runs: auto, cpu, cuda or cuda:N.")]
+
+
+def _check_device(value: str) -> str:
+    """--device is checked while the options are parsed, before any photo or weights are read (a DeviceError
+    becomes one red line like any other)."""
+    from blurtool.device import parse_device
+
+    parse_device(value)
+    return value
+
+
+DeviceOpt = Annotated[
+    str,
+    typer.Option("--device", callback=_check_device, help="Where the network runs: auto, cpu, cuda or cuda:N."),
+]
+
+
+def _default_card() -> tuple[str, dict]:
+    """(file name, card) of the weights used when --weights is not given, read from the JSON card beside them so
+    that --help can show the defaults without loading torch; ("", {}) when there is none."""
+    from blurtool.errors import WeightsError
+    from blurtool.weights import resolve_weights_path
+
+    try:
+        path = resolve_weights_path(None)
+        card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (WeightsError, OSError, ValueError):
+        return "", {}
+    return (path.name, card) if isinstance(card, dict) else ("", {})
+
+
+_CARD_NAME, _CARD = _default_card()
+
+
+def _card_says(key: str) -> str:
+    """" (0.39 in blurnet.pt)": the default model card's value of `key`, for help texts."""
+    value = _CARD.get(key)
+    return f" ({value} in {_CARD_NAME})" if value is not None and not isinstance(value, (dict, list)) else ""
+
+
 ThresholdOpt = Annotated[
     Optional[float],
     typer.Option(
         "--threshold", min=0.0, max=1.0,
-        help="Blur-map value from which a pixel counts as blurred. Default: the model card's value.",
+        help="Blur-map value from which a pixel counts as blurred. Default: the model card's value"
+        f"{_card_says('threshold')}.",
     ),
 ]
 WorkingSizeOpt = Annotated[
     Optional[int],
     typer.Option(
         "--working-size", min=64, max=8192,
-        help="Long side (px) at which the network looks at the photo. Default: the model card's value.",
+        help="Long side (px) at which the network looks at the photo. Default: the model card's value"
+        f"{_card_says('working_size')}.",
     ),
 ]
 FastOpt = Annotated[
     bool,
     typer.Option(
         "--fast",
-        help="One network pass instead of two (the photo and its mirror, averaged, when the model card asks for it): "
+        help="One network pass instead of two (the photo and its mirror, averaged, when the model card asks for it"
+        f"{', as ' + _CARD_NAME + ' does' if _CARD.get('flip_average') else ''}): "
         "half the network time, slightly less accurate maps.",
     ),
 ]
@@ -197,27 +246,72 @@ def stderr_console():
     return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
+# Width of stdout when it is not a terminal (a pipe, a file): wide enough that a table never folds a file name, which
+# rich would otherwise do at its default 80 columns. Tables are not padded to this width.
+PIPE_WIDTH = 10_000
+
+
 def stdout_console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    console = Console(highlight=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console = Console(highlight=False, width=PIPE_WIDTH)
+    return console
 
 
-def print_error(message: str) -> None:
-    """One red line on stderr."""
+def print_error(message: str, console=None) -> None:
+    """One red line on stderr (through `console`, e.g. a progress bar's, when given)."""
     from rich.markup import escape
 
-    stderr_console().print(f"[bold red]error:[/] {escape(message)}")
+    (console or stderr_console()).print(f"[bold red]error:[/] {escape(message)}")
+
+
+def print_note(message: str, console=None) -> None:
+    """One yellow line on stderr: something the user should know that is not a failure."""
+    from rich.markup import escape
+
+    (console or stderr_console()).print(f"[yellow]note:[/] {escape(message)}")
+
+
+def report_left_out(left_out: Sequence[Path], photos: Sequence[Path], console=None) -> None:
+    """Say which files a folder or glob left out because they are named like blurtool's outputs.
+
+    A file whose name starts with the name of a photo of this run (x.jpg -> x.blur.png, here or in a folder of maps)
+    is most likely an earlier output: those are counted in one line. Any other is listed on its own line: it may well
+    be a photo the user wants, and naming it on the command line takes it."""
+    if not left_out:
+        return
+    owners = {base for p in photos for base in (p.stem, p.name)}
+
+    def owned(f: Path) -> bool:
+        return any(f.name[:i] in owners for i, ch in enumerate(f.name) if ch == ".")
+
+    earlier = [f for f in left_out if owned(f)]
+    for f in left_out:
+        if not owned(f):
+            print_note(f"left out {f}: named like a blurtool output (.{_output_tag(f)}); give it by name to "
+                       "process it", console)
+    if earlier:
+        n = len(earlier)
+        print_note(f"left out {n} file{'s' if n != 1 else ''} named like outputs of these photos "
+                   f"(e.g. {earlier[0]}); give a file by name to process it", console)
 
 
 def _expand(
     photos: Sequence[str], recursive: bool, out_dir: Path | None, tags: frozenset[str]
-) -> tuple[list[tuple[Path, Path | None]], list[PhotoResult]]:
-    """-> [(photo, sub-folder relative to the --out dir or None)], [failures of arguments that gave no photo]."""
+) -> tuple[list[tuple[Path, Path | None]], list[PhotoResult], list[Path]]:
+    """-> [(photo, sub-folder relative to the --out dir or None)], [failures of arguments that gave no photo],
+    [files left out because they are named like outputs]."""
     from blurtool.io import BadInput, iter_images
 
+    left_out: list[Path] = []
+
     def exclude(p: Path) -> bool:
-        return _output_tag(p) in tags
+        if _output_tag(p) in tags:
+            left_out.append(p)
+            return True
+        return False
 
     items: list[tuple[Path, Path | None]] = []
     bad: list[PhotoResult] = []
@@ -237,7 +331,8 @@ def _expand(
                 # Mirror the folder tree under --out: DCIM/100/IMG_1.jpg and DCIM/101/IMG_1.jpg must not clash.
                 sub = item.parent.relative_to(Path(arg))
             items.append((item, sub))
-    return items, bad
+    taken = {p.resolve() for p, _ in items}
+    return items, bad, list(dict.fromkeys(p for p in left_out if p.resolve() not in taken))
 
 
 def _plan_outputs(
@@ -320,14 +415,18 @@ def run_batch(
     title: str | None = None,
     render: bool = True,
     description: str = "Processing",
+    check: Callable[[Sequence[Path]], None] | None = None,
 ) -> BatchReport:
     """Run `process` on every photo named by `photos`; see the module docstring.
 
     outputs: tag -> file-name suffix (e.g. {"blur": ".blur.png"}); may be empty for commands that write nothing per
     photo (a photo is then never skipped). process(job) writes job.outputs[tag] and returns a JSON-able summary dict.
     render=False: print nothing on stdout (the caller renders report.results itself, e.g. sorted); failures are still
-    listed on stderr. Raises nothing for a bad photo; returns the report (raise typer.Exit(report.exit_code)).
-    A BlurtoolError in `process` marks that photo failed; any other exception is a bug and propagates.
+    listed on stderr. check(photos): called once with every photo before any is processed, to refuse an impossible
+    combination once (e.g. one --map file for several photos) rather than for each photo.
+    Raises nothing for a bad photo; returns the report (raise typer.Exit(report.exit_code)); Ctrl-C raises
+    typer.Exit(130) after saying what was kept. A BlurtoolError in `process` marks that photo failed; any other
+    exception is a bug and propagates.
     """
     tags = OUTPUT_TAGS | {_output_tag(Path("x" + s)) for s in outputs.values()}
     if out_dir is not None:
@@ -339,20 +438,25 @@ def run_batch(
             raise OutputError(f"{out_dir}: cannot create the output folder ({e.strerror or e})") from None
         if not os.access(out_dir, os.W_OK):
             raise OutputError(f"{out_dir}: output folder is not writable")
-    items, results = _expand(photos, recursive, out_dir, tags)
+    items, results, left_out = _expand(photos, recursive, out_dir, tags)
+    if check is not None:
+        check([p for p, _ in items])
     plans = _plan_outputs(items, outputs, out_dir)
 
-    def emit_json(r: PhotoResult) -> None:
+    err_console = stderr_console()
+    report_left_out(left_out, [p for p, _ in items], err_console)
+
+    def emit(r: PhotoResult) -> None:
+        if r.status == "failed":  # at once, and again in the list at the end
+            print_error(r.error or r.photo, progress.console if progress is not None else err_console)
         if json_output:
             sys.stdout.write(json.dumps(r.as_json()) + "\n")
             sys.stdout.flush()
 
-    for r in results:
-        emit_json(r)
-
     progress = None
     task = None
-    err_console = stderr_console()
+    for r in results:
+        emit(r)
     if len(items) > 1 and err_console.is_terminal:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -362,15 +466,24 @@ def run_batch(
         )
         progress.start()
         task = progress.add_task(description, total=len(items))
+    fresh: list[Path] = []  # outputs the photo in progress may create: removed if it is interrupted
+    current: Path | None = None
+    finished = 0
     try:
         for index, ((photo, sub), plan) in enumerate(zip(items, plans)):
+            current = photo
             if isinstance(plan, OutputError):
                 r = PhotoResult(photo=str(photo), status="failed", error=str(plan))
             else:
                 out_strs = {tag: str(p) for tag, p in plan.items()}
-                if plan and not overwrite and all(p.exists() for p in plan.values()):
-                    r = PhotoResult(photo=str(photo), status="skipped", outputs=out_strs)
+                existing = [p for p in plan.values() if os.path.lexists(p)]
+                if existing and not overwrite:
+                    if len(existing) == len(plan):
+                        r = PhotoResult(photo=str(photo), status="skipped", outputs=out_strs)
+                    else:
+                        r = PhotoResult(photo=str(photo), status="failed", error=_foreign_output(photo, plan, existing))
                 else:
+                    fresh = [p for p in plan.values() if p not in existing]
                     try:
                         for p in {p.parent for p in plan.values()}:
                             if not p.is_dir():
@@ -381,11 +494,29 @@ def run_batch(
                         summary = process(Job(path=photo, outputs=dict(plan), index=index)) or {}
                         r = PhotoResult(photo=str(photo), status="ok", outputs=out_strs, summary=dict(summary))
                     except BlurtoolError as e:
-                        r = PhotoResult(photo=str(photo), status="failed", error=str(e))
+                        _discard(fresh)
+                        r = PhotoResult(photo=str(photo), status="failed", error=naming(photo, str(e)))
+                    fresh = []
             results.append(r)
-            emit_json(r)
+            finished += 1
+            current = None
+            emit(r)
             if progress is not None:
                 progress.advance(task)
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.stop()
+            progress = None
+        _discard(fresh)
+        done = sum(r.status == "ok" for r in results)
+        unfinished = len(items) - finished
+        print_error(
+            f"interrupted: {done} photo{'s' if done != 1 else ''} finished, outputs kept; "
+            + (f"{current} was not finished and left no output; " if current is not None else "")
+            + f"{max(unfinished - 1, 0)} not started",
+            err_console,
+        )
+        raise typer.Exit(130) from None
     finally:
         if progress is not None:
             progress.stop()
@@ -395,6 +526,24 @@ def run_batch(
         render_table(results, columns, title)
     report_failures(report)
     return report
+
+
+def _discard(paths: Sequence[Path]) -> None:
+    """Remove what a failed or interrupted photo wrote: a photo's outputs are all there or none, so that a re-run
+    treats it as new (and a partial set always means a file that is not blurtool's)."""
+    for p in paths:
+        if os.path.lexists(p):
+            os.unlink(p)
+
+
+def _foreign_output(photo: Path, plan: Mapping[str, Path], existing: Sequence[Path]) -> str:
+    """Why a photo is refused when some of its outputs exist but not all: blurtool writes a photo's outputs together
+    (and removes them if interrupted), so a partial set holds a file blurtool did not write."""
+    missing = [p for p in plan.values() if p not in existing]
+    have = ", ".join(map(str, existing))
+    return (f"{photo}: {have} already exist{'s' if len(existing) == 1 else ''} but {missing[0]} does not, so "
+            f"{'it is' if len(existing) == 1 else 'they are'} not this photo's earlier output; not replaced "
+            "(use --overwrite to replace, or --out another folder)")
 
 
 def report_failures(report: BatchReport) -> None:
@@ -461,6 +610,14 @@ class MapProvider:
                 flip_average=flip_average_for(fast),
             )
             self.threshold = float(self.detector.threshold)
+
+    def check_photos(self, photos: Sequence[Path]) -> None:
+        """For run_batch(check=...): one --map file for several photos is refused once, before any work."""
+        if self.map_path is not None and not self.map_path.is_dir() and len({p.resolve() for p in photos}) > 1:
+            raise InputError(
+                f"--map {self.map_path} is the map of one photo, but {len(photos)} photos were given; "
+                "for several photos give --map a folder of <stem>.blur.png files"
+            )
 
     def _map_file(self, photo: Path) -> Path:
         assert self.map_path is not None

@@ -167,7 +167,8 @@ def register(app: typer.Typer) -> None:
         report = run_batch(
             photos, process,
             outputs={"deblurred": f".deblurred.{fmt.value}", "kernel": ".kernel.png", "mask": ".deblurred.mask.png"},
-            out_dir=out, recursive=recursive, overwrite=overwrite, json_output=json_output, description="Deblurring",
+            out_dir=out, recursive=recursive, overwrite=overwrite, json_output=json_output, check=maps.check_photos,
+            description="Deblurring",
             columns=[("region_fraction", "region", "{:.0%}"), ("kernel_px", "kernel px", None),
                      ("edges", "edges", "{:.1f}"), ("seconds", "s", "{:.1f}"), ("note", "note", None)],
         )

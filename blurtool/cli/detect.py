@@ -93,8 +93,16 @@ def write_outputs(paths: dict, image, result, writers) -> None:
         tasks.append(writers.submit(lambda: write_image(paths["overlay"], small_overlay(image, result.kind), quality=90)))
     if "npy" in paths:
         tasks.append(writers.submit(write_npy, paths["npy"], result.blur))
-    for t in tasks:
-        t.result()  # re-raises an OutputError of any writer
+    try:
+        for t in tasks:
+            t.result()  # re-raises an OutputError of any writer
+    except BaseException:
+        # Ctrl-C or a failed writer: let the other writers finish before the batch removes this photo's outputs,
+        # or one of them could rename its file into place afterwards.
+        from concurrent.futures import wait
+
+        wait(tasks)
+        raise
 
 
 def register(app: typer.Typer) -> None:

@@ -95,7 +95,7 @@ def register(app: typer.Typer) -> None:
 
         report = run_batch(
             photos, process, outputs={"magnified": f".magnified.{fmt.value}"}, out_dir=out, recursive=recursive,
-            overwrite=overwrite, json_output=json_output, description="Magnifying",
+            overwrite=overwrite, json_output=json_output, check=maps.check_photos, description="Magnifying",
             columns=[("max_radius_px", "radius px", "{:.1f}"), ("changed_fraction", "changed", "{:.0%}"),
                      ("note", "note", None)],
         )

@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
 
         report = run_batch(
             photos, process, outputs=outputs, out_dir=out, recursive=recursive, overwrite=overwrite,
-            json_output=json_output, description="Matting",
+            json_output=json_output, check=maps.check_photos, description="Matting",
             columns=[("subject_fraction", "subject", "{:.0%}"), ("method", "method", None), ("note", "note", None)],
         )
         raise typer.Exit(report.exit_code)

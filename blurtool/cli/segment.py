@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
 
         report = run_batch(
             photos, process, outputs=OUTPUTS, out_dir=out, recursive=recursive, overwrite=overwrite,
-            json_output=json_output, description="Segmenting",
+            json_output=json_output, check=maps.check_photos, description="Segmenting",
             columns=[("sharp_fraction", "sharp", "{:.0%}"), ("method", "method", None), ("note", "note", None)],
         )
         raise typer.Exit(report.exit_code)

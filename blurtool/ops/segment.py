@@ -43,6 +43,9 @@ class SegmentOptions:
     # share colours, e.g. motion blur, where GrabCut gains nothing on CUHK).
     grabcut: bool = True
 
+    def __post_init__(self) -> None:
+        _check_thresholds(self)  # an impossible combination is refused once, before any photo
+
 
 @dataclass
 class SegmentResult:
@@ -69,7 +72,6 @@ def blur_trimap(blur: np.ndarray, options: SegmentOptions | None = None) -> np.n
     import cv2
 
     o = options or SegmentOptions()
-    _check_thresholds(o)
     labels = np.full(blur.shape, cv2.GC_PR_BGD, np.uint8)
     labels[blur < o.probably_sharp_below] = cv2.GC_PR_FGD
     labels[blur < o.sure_sharp_below] = cv2.GC_FGD

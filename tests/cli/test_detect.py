@@ -114,7 +114,7 @@ def test_every_bad_input_is_one_line_and_batch_goes_on(weights, photo, tmp_path)
     assert by_photo[str(photo)]["status"] == "ok"  # the good photo was processed despite the bad ones
     assert (tmp_path / "photo.blur.png").exists()
     err_lines = [line for line in r.stderr.splitlines() if line.startswith("error:")]
-    assert len(err_lines) == len(cases)
+    assert len(err_lines) == 2 * len(cases) and len(set(err_lines)) == len(cases)  # as each happens, and at the end
     assert f"{len(cases)} of {len(cases) + 1} inputs failed" in r.stderr
     for name, (words, _) in cases.items():
         path = str(tmp_path / name)
