@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from blurtool.errors import BlurtoolError, InputError
+from blurtool.errors import BlurtoolError, InputError, naming
 from blurtool.ops.rank import GRID, BlurScores, RankRules, Verdict, score_maps, to_grid, verdict
 
 # Long side of the small blur map kept per photo for contact-sheet insets (and stored in the cache).
@@ -185,7 +185,7 @@ def iter_rank(
         try:
             return read_image(p, min_size=min_size), image_size(p)
         except BlurtoolError as e:
-            return Failure(p, str(e))
+            return Failure(p, naming(p, str(e)))
 
     def finish(p: Path, res, size) -> RankRecord:
         rec = record_from_maps(p, res.blur, res.kind, threshold, rules, size)
@@ -201,7 +201,7 @@ def iter_rank(
             try:
                 return p, detector.predict(got[0], full_size=False), got[1]
             except BlurtoolError as e:
-                return Failure(p, str(e))
+                return Failure(p, naming(p, str(e)))
 
         yield from _ordered(todo, whole, photo_workers, finish)
         return
@@ -237,7 +237,7 @@ def iter_rank(
                 results = _predict(detector, [im for _, im, _ in batch])
             except BlurtoolError as e:
                 for p, _, _ in batch:
-                    yield Failure(p, str(e))
+                    yield Failure(p, naming(p, str(e)))
                 continue
             for (p, _, size), res in zip(batch, results):
                 yield finish(p, res, size)

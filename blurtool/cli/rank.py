@@ -71,32 +71,40 @@ def _set_torch_threads(n: int) -> int | None:
     return old
 
 
-def expand_inputs(inputs, recursive: bool = True, exclude_dirs=()):
+def expand_inputs(inputs, recursive: bool = True, exclude_dirs=(), left_out: list | None = None):
     """Photos named by files, folders and globs -> (paths, [(argument, reason)] for arguments that give nothing).
 
     Folders are searched recursively by default (a library is usually nested by date or event); with
     ``--no-recursive`` only their top level. blurtool's own outputs (``x.blur.png``...) and anything under
-    ``exclude_dirs`` (the --move/--copy destination, so that sorted photos are not ranked again) are left out.
+    ``exclude_dirs`` (the --move/--copy destination, so that sorted photos are not ranked again) are left out; the
+    former are appended to ``left_out`` (to be reported) when it is given.
     """
     import glob
 
-    from blurtool.cli._batch import OUTPUT_TAGS
+    from blurtool.cli._batch import OUTPUT_TAGS, _output_tag
     from blurtool.io import BadInput, iter_images
 
     excl = [Path(d).resolve() for d in exclude_dirs]
+    in_dest: list[Path] = []
 
     def exclude(p: Path) -> bool:
-        s = p.suffixes
-        if len(s) >= 2 and s[-2][1:].lower() in OUTPUT_TAGS:
+        if _output_tag(p) in OUTPUT_TAGS:
+            if left_out is not None:
+                left_out.append(p)
             return True
         rp = p.resolve()
-        return any(rp == d or d in rp.parents for d in excl)
+        for d in excl:
+            if rp == d or d in rp.parents:
+                in_dest.append(d)
+                return True
+        return False
 
     paths, bad, seen = [], [], set()
     for arg in inputs:
         is_dir = os.path.isdir(arg)
         query = [os.path.join(glob.escape(arg), "*")] if is_dir and not recursive else [arg]
         found = False
+        in_dest.clear()
         for item in iter_images(query, recursive, exclude=exclude):
             if isinstance(item, BadInput):
                 continue
@@ -106,7 +114,11 @@ def expand_inputs(inputs, recursive: bool = True, exclude_dirs=()):
                 seen.add(key)
                 paths.append(item)
         if not found:
-            if is_dir:
+            if in_dest:
+                bad.append((arg, (f"every photo here is inside the sorting destination {in_dest[0]}, which is "
+                                  "left out so that sorted photos are not ranked again; sort into a folder outside "
+                                  "the photos (e.g. a sibling folder)")))
+            elif is_dir:
                 bad.append((arg, "folder contains no images" + (" at its top level" if not recursive else "")))
             elif any(c in arg for c in "*?["):
                 bad.append((arg, "no image files match this pattern"))
@@ -307,7 +319,7 @@ def register(app: typer.Typer) -> None:
         [cyan]blurtool rank DCIM/ --move sorted/ --dry-run[/]; [cyan]blurtool rank --undo sorted/blurtool-rank-*.jsonl[/];
         [cyan]blurtool rank DCIM/ --cache ~/.blurtool-rank.sqlite --sheet sheet.html[/].
         """
-        from blurtool.cli._batch import print_error, stderr_console
+        from blurtool.cli._batch import print_error, report_left_out, stderr_console
 
         err = stderr_console()
         if undo_log is not None:
@@ -333,9 +345,25 @@ def register(app: typer.Typer) -> None:
             good_defocus_share_min=good_defocus_share_min,
         )
 
-        paths, bad = expand_inputs(photos, recursive, exclude_dirs=[dest] if dest is not None else [])
+        # Everything that would be written is checked before the (long) scoring, so that no work is lost at the end.
+        from blurtool.io import check_can_write_in
+
+        if dest is not None:
+            check_can_write_in(dest, "--move" if move is not None else "--copy")
+        for path, flag in ((log, "--log"), (csv_path, "--csv"), (sheet, "--sheet")):
+            if path is not None:
+                if path.is_dir():
+                    raise OutputError(f"{path}: {flag} must be a file, but this is a folder")
+                check_can_write_in(path.parent, flag)
+
+        left_out: list[Path] = []
+        paths, bad = expand_inputs(photos, recursive, exclude_dirs=[dest] if dest is not None else [],
+                                   left_out=left_out)
         if not paths and bad:
             raise InputError("; ".join(f"{a}: {why}" for a, why in bad))
+        report_left_out(left_out, paths, err)
+        for a, why in bad:
+            print_error(f"{a}: {why}", err)
 
         from blurtool.library import Failure, iter_rank, model_key, sort_records
         from blurtool.ops.cache import ScoreCache
@@ -362,6 +390,7 @@ def register(app: typer.Typer) -> None:
             for n, item in enumerate(ranked, 1):
                 if isinstance(item, Failure):
                     failures.append(item.error)
+                    print_error(item.error, progress.console if progress is not None else err)
                 else:
                     records.append(item)
                 if progress is not None:
@@ -389,9 +418,10 @@ def register(app: typer.Typer) -> None:
         # Sorting into folders comes before the outputs, so that they can say where each photo went (and the
         # contact sheet links to, and reads thumbnails from, the photos' new places).
         placed: dict = {}
+        interrupted = False
         if dest is not None and records:
-            sort_failures, placed = _sort_into(dest, "move" if move is not None else "copy", ordered,
-                                               degree_threshold, dry_run, log, err)
+            sort_failures, placed, interrupted = _sort_into(dest, "move" if move is not None else "copy", ordered,
+                                                            degree_threshold, dry_run, log, err)
             failures += sort_failures
         if json_output:
             import json
@@ -413,15 +443,16 @@ def register(app: typer.Typer) -> None:
             err.print(f"[bold red]{len(failures)} input(s) failed:[/]")
             for f in failures:
                 print_error(f)
-            raise typer.Exit(1)
+            raise typer.Exit(130 if interrupted else 1)
 
 
 def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, log: Path | None, err):
-    """Move/copy every record into dest/<group>/; -> (failure messages, {record path: new path})."""
+    """Move/copy every record into dest/<group>/; -> (failure messages, {record path: new path}, interrupted)."""
     from collections import Counter
 
     from rich.markup import escape
 
+    from blurtool.cli._batch import print_error
     from blurtool.library import sort_groups
     from blurtool.ops.library_sort import execute_sort, plan_sort
 
@@ -435,10 +466,14 @@ def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, 
         for t in plan:
             err.print(f"would {mode} {escape(str(t.src))} -> {escape(str(t.dst))}")
         err.print(f"dry run: {len(plan)} photo(s) would be {verb}; nothing changed")
-        return [], {}
+        return [], {}, False
     if log.exists() and not log.is_file():
         raise OutputError(f"{log}: --log must be a file")
-    rep = execute_sort(plan, mode, log)
+
+    def failure(src, why) -> str:
+        return f"{src}: cannot {mode} ({why})"
+
+    rep = execute_sort(plan, mode, log, on_failed=lambda src, why: print_error(failure(src, why), err))
     counts = Counter(t.group for t in rep.done)
     err.print(f"{verb} {len(rep.done)} photo(s) into {dest}: "
               + ", ".join(f"{g} {n}" for g, n in sorted(counts.items())))
@@ -446,7 +481,7 @@ def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, 
     if rep.interrupted:
         err.print(f"[bold red]interrupted[/]: {len(plan) - len(rep.done) - len(rep.failed)} photo(s) not {verb}; "
                   "the log covers everything that was done")
-    fails = [f"{src}: cannot {mode} ({why})" for src, why in rep.failed]
+    fails = [failure(src, why) for src, why in rep.failed]
     if rep.interrupted:
         fails.append(f"interrupted by Ctrl-C before all photos were {verb}")
-    return fails, {given.get(t.src, t.src): t.dst for t in rep.done}
+    return fails, {given.get(t.src, t.src): t.dst for t in rep.done}, rep.interrupted

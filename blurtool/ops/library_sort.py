@@ -121,9 +121,12 @@ class _Log:
         self.path = path
         self.f = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Kept open for the whole run (closed by close()); append: several runs may share one log.
-            self.f = open(path, "a", encoding="utf-8")  # noqa: SIM115
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Kept open for the whole run (closed by close()); append: several runs may share one log.
+                self.f = open(path, "a", encoding="utf-8")  # noqa: SIM115
+            except OSError as e:
+                raise OutputError(f"{path}: cannot write the log ({e.strerror or e})") from None
 
     def write(self, **rec):
         if self.f is None:
@@ -199,12 +202,14 @@ def execute_sort(
     log_path: Path | str | None,
     dry_run: bool = False,
     on_done=None,
+    on_failed=None,
 ) -> SortReport:
     """Carry out a plan (``mode`` "move" or "copy"), logging each step to ``log_path`` (JSON lines).
 
     ``dry_run`` touches nothing (no folder, no log) and reports the plan as done. A destination that appeared since
-    planning gets the next free suffix. A source that fails (vanished, unreadable) is reported and skipped. Ctrl-C
-    stops after the current photo with ``report.interrupted`` set; the log is complete up to there.
+    planning gets the next free suffix. A source that fails (vanished, unreadable, destination not writable) is
+    reported (``on_failed(src, reason)`` as it happens) and skipped. Ctrl-C stops after the current photo with
+    ``report.interrupted`` set; the log is complete up to there. A log that cannot be opened is an OutputError.
     """
     if mode not in ("move", "copy"):
         raise InputError(f"mode must be 'move' or 'copy', got {mode!r}")
@@ -229,6 +234,8 @@ def execute_sort(
                 break
             except OSError as e:
                 report.failed.append((t.src, e.strerror or str(e)))
+                if on_failed is not None:
+                    on_failed(*report.failed[-1])
     finally:
         log.close()
     return report
@@ -257,13 +264,40 @@ def _do_one(t: Transfer, mode: str, log: _Log, made_dirs: set[Path]) -> Transfer
     raise AssertionError("unreachable")  # candidate_names is infinite
 
 
+# The fields undo reads from each kind of log record, and their types.
+_BEGIN = {"id": str, "src": str, "dst": str, "size": int, "mtime_ns": int}
+_FIELDS = {"state": {"id": str, "state": str}, "tmp": {"id": str, "tmp": str}, "undone": {"id": str},
+           "mkdir": {"path": str}}
+
+
+def _check_record(rec: dict, where: str) -> None:
+    op = rec["op"]
+    if op in ("move", "copy"):
+        fields = _BEGIN if rec.get("state") == "begin" else _FIELDS["state"]
+    elif op in _FIELDS:
+        fields = _FIELDS[op]
+    else:
+        return  # a record of a later version: not needed to undo
+    for name, kind in fields.items():
+        value = rec.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise InputError(f"{where}: not a usable blurtool rank log line (a {op!r} record needs {name!r})")
+
+
 def _read_log(path: Path) -> list[dict]:
     if not path.is_file():
         raise InputError(f"{path}: no such log file")
     recs = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - bytes: a photo given by mistake must not fail inside the decoder
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the log ({e.strerror or e})") from None
+    with f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                raise InputError(f"{path}:{n}: not a blurtool rank log (binary data, not JSON lines)") from None
             if not line:
                 continue
             try:
@@ -273,8 +307,9 @@ def _read_log(path: Path) -> list[dict]:
                 if n == 1 or f.readline():
                     raise InputError(f"{path}:{n}: not a blurtool rank log line") from None
                 break
-            if not isinstance(rec, dict) or "op" not in rec:
+            if not isinstance(rec, dict) or not isinstance(rec.get("op"), str):
                 raise InputError(f"{path}:{n}: not a blurtool rank log line")
+            _check_record(rec, f"{path}:{n}")
             recs.append(rec)
     return recs
 
