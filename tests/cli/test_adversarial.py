@@ -45,27 +45,6 @@ def errors(r) -> list[str]:
     return [line for line in r.stderr.splitlines() if line.startswith("error:")]
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    import torch
-
-    from blurtool.model import create_model
-    from blurtool.weights import save_weights
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "tiny.pt"
-    save_weights(path, create_model("blurnet"), {"threshold": 0.5, "working_size": 64,
-                                                 "classes": ["sharp", "defocus", "motion"]})
-    return path
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    det = FakeDetector()
-    monkeypatch.setattr(rank_cli, "_load_detector", lambda *a, **k: det)
-    return det
-
-
 def detect(*args):
     return runner.invoke(app, ["detect", *map(str, args), "--device", "cpu"])
 
@@ -390,7 +369,7 @@ def test_ctrl_c_says_interrupted_and_what_was_kept(tmp_path):
 
 
 def test_ctrl_c_while_rank_moves_says_what_was_moved_and_exits_130(tmp_path, fake, monkeypatch):
-    import blurtool.ops.library_sort as library_sort
+    from blurtool.ops import library_sort
 
     library(tmp_path / "lib")
     real, calls = library_sort._do_one, []

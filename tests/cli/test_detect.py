@@ -15,20 +15,6 @@ from blurtool.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    import torch
-
-    from blurtool.model import create_model
-    from blurtool.weights import save_weights
-
-    torch.manual_seed(0)
-    model = create_model("blurnet")
-    path = tmp_path_factory.mktemp("w") / "tiny.pt"
-    save_weights(path, model, {"threshold": 0.5, "working_size": 96, "classes": ["sharp", "defocus", "motion"]})
-    return path
-
-
 @pytest.fixture
 def photo(tmp_path):
     rng = np.random.default_rng(0)

@@ -19,13 +19,6 @@ from blurtool.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture
-def fake(monkeypatch):
-    det = FakeDetector()
-    monkeypatch.setattr(rank_cli, "_load_detector", lambda *a, **k: det)
-    return det
-
-
 def run(*args):
     return runner.invoke(app, ["rank", *map(str, args)])
 
