@@ -30,21 +30,14 @@ def _option_for(f: dataclasses.Field) -> inspect.Parameter:
 
 
 def train_command(**options) -> None:
-    """Train the blur network on folders in CUHK layout (CPU or CUDA); checkpoints in --out, resumable."""
+    """Train the blur network on labelled photo folders and video frames (CPU or CUDA); checkpoints in --out,
+    resumable; --init continues from a weights file."""
     from rich.console import Console
 
     from blurtool.train.loop import train
 
     options["data"] = [str(p) for p in options["data"]]
-    for p in options["data"]:
-        if not Path(p).is_dir():
-            from blurtool.errors import InputError
-
-            raise InputError(f"{p}: training folder not found")
-    if options["encoder_init"] and not Path(options["encoder_init"]).is_file():
-        from blurtool.errors import InputError
-
-        raise InputError(f"{options['encoder_init']}: encoder initialisation file not found")
+    # train() checks every option (ranges, files, an existing run at --out) before it writes anything.
     best = train(TrainConfig(**options), console=Console(stderr=True))
     typer.echo(str(best))
 

@@ -129,7 +129,6 @@ def train(cfg: TrainConfig, console=None) -> Path:
     cv2.setNumThreads(1)
     check_config(cfg)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     log_file = out / "train.log"
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -142,7 +141,25 @@ def train(cfg: TrainConfig, console=None) -> Path:
         raise InputError("--data: no folder in CUHK layout (images/, gt/) to train and validate on")
     train_examples, val_examples = split_by_folder(examples, cfg.val_share, cfg.split_seed)
     val_stems = sorted(e.stem for e in val_examples)
+
+    model = create_model("blurnet", **dataclasses.asdict(BlurNetConfig(gradient_input=cfg.gradient_input)))
+    init_card, init_record, init_message = None, None, None
+    if cfg.init:
+        init_card, fresh = warm_start(model, cfg.init)
+        init_record = {"file": Path(cfg.init).name, "sha256": sha256_of(Path(cfg.init))}
+        init_message = f"warm start from {cfg.init}: " + (
+            f"{len(fresh)} tensors start fresh ({', '.join(fresh[:4])}{'...' if len(fresh) > 4 else ''})"
+            if fresh else "every tensor copied"
+        )
+    elif cfg.encoder_init:
+        try:
+            state = torch.load(cfg.encoder_init, map_location="cpu", weights_only=True)
+            model.encoder.load_imagenet(state)
+        except Exception as exc:  # noqa: BLE001 — a foreign file fails torch.load or load_state_dict in many ways
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{cfg.encoder_init}: not a MobileNetV2 state_dict (--encoder-init): {reason}") from None
     mean, std = IMAGENET_NORMALISATION["mean"], IMAGENET_NORMALISATION["std"]
+    out.mkdir(parents=True, exist_ok=True)  # only once the data is known to split: a refused run writes nothing
     counts = ", ".join(
         f"{src} {sum(e.source == src for e in train_examples)}/{sum(e.source == src for e in val_examples)}"
         for src in dict.fromkeys(e.source for e in examples)
@@ -152,22 +169,9 @@ def train(cfg: TrainConfig, console=None) -> Path:
                    f"device {device}", console)
     if cfg.p_frames > 0 and not sequences:
         _log(log_file, f"--p-frames {cfg.p_frames:g} without a frame folder: those samples are plain crops", console)
+    if init_message:
+        _log(log_file, init_message, console)
 
-    model = create_model("blurnet", **dataclasses.asdict(BlurNetConfig(gradient_input=cfg.gradient_input)))
-    init_card, init_record = None, None
-    if cfg.init:
-        init_card, fresh = warm_start(model, cfg.init)
-        init_record = {"file": Path(cfg.init).name, "sha256": sha256_of(Path(cfg.init))}
-        _log(log_file, f"warm start from {cfg.init}: " + (f"{len(fresh)} tensors start fresh ({', '.join(fresh[:4])}"
-                                                          f"{'...' if len(fresh) > 4 else ''})" if fresh
-                                                          else "every tensor copied"), console)
-    elif cfg.encoder_init:
-        try:
-            state = torch.load(cfg.encoder_init, map_location="cpu", weights_only=True)
-            model.encoder.load_imagenet(state)
-        except Exception as exc:  # noqa: BLE001 — a foreign file fails torch.load or load_state_dict in many ways
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{cfg.encoder_init}: not a MobileNetV2 state_dict (--encoder-init): {reason}") from None
     model.to(device)
     enc_params = list(model.encoder.parameters())
     # Everything after the encoder (decoder, and the gradient branch if any) learns at the full rate.

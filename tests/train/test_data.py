@@ -4,8 +4,17 @@ import pytest
 
 from blurtool.errors import InputError
 from blurtool.train.config import TrainConfig
-from blurtool.train.data import BlurTrainingSet, kind_from_stem, list_stems, load_example, split_train_val
-from blurtool.train.synth import DEFOCUS, MOTION, SHARP
+from blurtool.train.data import (
+    BlurTrainingSet,
+    is_frame_folder,
+    kind_from_stem,
+    list_stems,
+    load_example,
+    load_frame_sequence,
+    load_training_folders,
+    split_train_val,
+)
+from blurtool.train.synth import DEFOCUS, IGNORE, MOTION, SHARP
 
 
 def test_kind_comes_from_the_name():
@@ -49,9 +58,9 @@ def test_samples_are_deterministic_and_well_formed(cuhk_folder):
     for i in range(40):
         img, lab = ds[i]
         assert img.shape == (3, 64, 64) and img.dtype == np.float32
-        assert lab.shape == (64, 64) and lab.min() >= 0 and lab.max() <= 2
+        assert lab.shape == (64, 64) and set(np.unique(lab)) <= {SHARP, DEFOCUS, MOTION, IGNORE}
         seen_kinds |= set(np.unique(lab).tolist())
-    assert seen_kinds == {0, 1, 2}
+    assert seen_kinds >= {0, 1, 2}
     a, b = ds[7], ds[7]
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
@@ -92,6 +101,46 @@ def test_receding_defocus_samples_come_from_sharp_photos_and_hold_a_sharp_and_a_
     ds = BlurTrainingSet(examples, TrainConfig(p_receding=1.0, **only), [0.5] * 3, [0.25] * 3)
     plain = BlurTrainingSet(examples, TrainConfig(**only), [0.5] * 3, [0.25] * 3)
     labels = [ds.sample(i)[1] for i in range(12)]
-    assert all(set(np.unique(lab)) <= {SHARP, DEFOCUS} for lab in labels)
+    assert all(set(np.unique(lab)) <= {SHARP, DEFOCUS, IGNORE} for lab in labels)
     assert any(DEFOCUS in lab for lab in labels)
     assert all(not plain.sample(i)[1].any() for i in range(12))  # off by default: the photos' own labels (sharp)
+
+
+def _frame_folder(root, n=20, size=(96, 160)):
+    """Consecutive frames of a texture sliding 2 px a frame to the right (the bottom half stands still)."""
+    rng = np.random.default_rng(1)
+    texture = cv2.resize((rng.random((size[0] // 4, size[1] // 4 + n, 3)) * 255).astype(np.uint8),
+                         (size[1] + 4 * n, size[0]), interpolation=cv2.INTER_NEAREST)
+    (root / "frames").mkdir(parents=True)
+    for t in range(n):
+        frame = texture[:, : size[1]].copy()
+        frame[: size[0] // 2] = texture[: size[0] // 2, 2 * t : 2 * t + size[1]]
+        cv2.imwrite(str(root / "frames" / f"{t + 1:06d}.png"), frame)
+    return root
+
+
+def test_frame_folders_load_at_the_working_scale_beside_cuhk_folders(cuhk_folder, tmp_path):
+    frames = _frame_folder(tmp_path / "video")
+    assert is_frame_folder(frames) and not is_frame_folder(cuhk_folder)
+    examples, sequences = load_training_folders([cuhk_folder, frames], working_size=80)
+    assert len(examples) == 5 and {e.source for e in examples} == {"cuhk"}
+    assert len(sequences) == 1 and sequences[0].frames.shape == (20, 48, 80, 3)
+
+
+def test_a_frame_folder_with_too_few_frames_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="at least 15"):
+        load_frame_sequence(_frame_folder(tmp_path / "v", n=6), working_size=80)
+
+
+def test_frame_samples_label_the_moving_part_motion_and_the_still_part_sharp(cuhk_folder, tmp_path):
+    examples, sequences = load_training_folders([cuhk_folder, _frame_folder(tmp_path / "v")], working_size=160)
+    only = dict(crop=32, working_size=160, steps=4, batch_size=4, p_mixed=0.0, p_sharp=0.0, p_global=0.0,
+                scale_jitter=0.0)
+    ds = BlurTrainingSet(examples, TrainConfig(p_frames=1.0, **only), [0.5] * 3, [0.25] * 3, sequences)
+    for i in range(6):
+        img, lab = ds._frames(np.random.default_rng(i), 96)
+        assert img.shape == (96, 96, 3) and lab.shape == (96, 96)
+        assert set(np.unique(lab)) <= {SHARP, MOTION, IGNORE} and (lab == MOTION).any()
+    # Without a frame folder the share falls back to plain crops of the photos.
+    plain = BlurTrainingSet(examples, TrainConfig(p_frames=1.0, **only), [0.5] * 3, [0.25] * 3)
+    assert IGNORE not in set(np.unique(plain.sample(0)[1]))

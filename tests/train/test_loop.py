@@ -11,7 +11,7 @@ from blurtool.weights import load_weights
 
 def _cfg(cuhk_folder, out, **kw):
     base = dict(data=[str(cuhk_folder)], encoder_init="", out=str(out), steps=2, batch_size=2, crop=64,
-                working_size=128, val_count=2, val_every=1, workers=0, warmup_steps=1)
+                working_size=128, val_share=0.4, val_every=1, workers=0, warmup_steps=1)
     return TrainConfig(**{**base, **kw})
 
 
@@ -20,7 +20,8 @@ def test_two_steps_produce_loadable_self_describing_weights(cuhk_folder, tmp_pat
     model, card = load_weights(best)
     assert card["working_size"] == 128 and card["threshold"] == 0.5
     assert len(card["training"]["val_stems"]) == 2
-    assert set(card["metrics"]["validation"]) >= {"accuracy", "f1", "miou"}
+    assert set(card["metrics"]["validation"]["cuhk"]) >= {"accuracy", "f1", "miou"}
+    assert 0 <= card["metrics"]["validation"]["score"] <= 1
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["step"] for h in history] == [1, 2]
 
@@ -79,7 +80,7 @@ def test_shipped_weights_are_the_average_and_resume_keeps_it(cuhk_folder, tmp_pa
     assert torch.allclose(got, state["ema"][name].float(), atol=1e-2)  # fp16 file
     assert not torch.allclose(state["ema"][name], state["model"][name])
     history = json.loads((out / "history.json").read_text())
-    assert "raw" in history[-1] and "miou" in history[-1]["raw"]
+    assert 0 <= history[-1]["raw"] <= 1  # the raw weights' validation score
     train(_cfg(cuhk_folder, out, steps=3, ema_decay=0.9, resume=True))
     resumed = torch.load(out / "last.pt", weights_only=True)
     assert resumed["step"] == 3 and not torch.equal(resumed["ema"][name], state["ema"][name])
@@ -101,3 +102,97 @@ def test_dice_weight_trains_and_is_recorded_in_the_card(cuhk_folder, tmp_path):
     best = train(_cfg(cuhk_folder, tmp_path / "run", steps=1, dice_weight=0.5))
     _, card = load_weights(best)
     assert card["training"]["config"]["dice_weight"] == 0.5
+
+
+def _sharp_folder(root, n=5):
+    """Photos sharp everywhere (all-black masks), as ../shared/data/sharp-photos."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    (root / "images").mkdir(parents=True)
+    (root / "gt").mkdir()
+    for i in range(n):
+        img = cv2.resize((rng.random((24, 32, 3)) * 255).astype(np.uint8), (128, 96), interpolation=cv2.INTER_NEAREST)
+        cv2.imwrite(str(root / "images" / f"sharp{i}.png"), img)
+        cv2.imwrite(str(root / "gt" / f"sharp{i}.png"), np.zeros((96, 128), np.uint8))
+    return root
+
+
+def test_each_folder_holds_out_its_own_share_and_is_validated_apart(cuhk_folder, tmp_path):
+    sharp = _sharp_folder(tmp_path / "sharp")
+    _, card = load_weights(train(_cfg(cuhk_folder, tmp_path / "run", steps=1, data=[str(cuhk_folder), str(sharp)])))
+    val = card["training"]["val_stems"]
+    assert sum(s.startswith("sharp") for s in val) == 2 and len(val) == 4
+    # The CUHK folder keeps the split it has alone: adding a folder never moves another folder's split.
+    stems = sorted(p.stem for p in (cuhk_folder / "images").iterdir())
+    assert sorted(s for s in val if not s.startswith("sharp")) == sorted(split_train_val(stems, 2, seed=0)[1])
+    metrics = card["metrics"]["validation"]
+    assert set(metrics["sharp"]) == {"accuracy", "blurred_share_median", "blurred_share_max"}
+    assert abs(metrics["score"] - (metrics["cuhk"]["miou"] + metrics["sharp"]["accuracy"]) / 2) < 1e-3
+
+
+def test_init_warm_starts_from_a_weights_file_and_records_its_stages(cuhk_folder, tmp_path):
+    import torch
+
+    from blurtool.model import create_model
+    from blurtool.train.loop import warm_start
+
+    first = train(_cfg(cuhk_folder, tmp_path / "a", steps=1))
+    model = create_model("blurnet")
+    _, fresh = warm_start(model, first)
+    assert fresh == []
+    source, _ = load_weights(first)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), source.state_dict().values()))
+    # A model with a new part (the gradient branch) keeps what matches and starts the new tensors fresh.
+    grown = create_model("blurnet", gradient_input=True)
+    _, fresh = warm_start(grown, first)
+    assert fresh and all("gradient" in name or "skip" in name or "dec" in name for name in fresh)
+    _, card = load_weights(train(_cfg(cuhk_folder, tmp_path / "b", steps=1, init=str(first))))
+    stages = card["training"]["stages"]
+    assert len(stages) == 2 and stages[1]["init"]["file"] == "best.pt"
+    assert "warm start from" in (tmp_path / "b" / "train.log").read_text()
+
+
+def test_a_folder_with_too_few_images_for_validation_is_refused_before_anything_is_written(cuhk_folder, tmp_path):
+    with pytest.raises(InputError, match="cannot be split"):
+        train(_cfg(cuhk_folder, tmp_path / "run", val_share=0.05))
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_existing_run_is_never_overwritten_without_resume(cuhk_folder, tmp_path):
+    out = tmp_path / "run"
+    train(_cfg(cuhk_folder, out, steps=1))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(InputError, match="already holds a training run"):
+        train(_cfg(cuhk_folder, out, steps=1))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "option,value",
+    [("steps", 0), ("steps", -1), ("batch_size", 0), ("crop", 0), ("crop", 48), ("val_share", 0.0),
+     ("val_share", 1.0), ("workers", -1), ("val_every", 0), ("lr", -1.0), ("lr", 0.0), ("ema_decay", 1.0),
+     ("scale_jitter", 1.0), ("p_grey", 1.5), ("warmup_steps", -1), ("max_minutes", -1.0), ("threads", -2)],
+)
+def test_every_option_out_of_range_is_refused_up_front(cuhk_folder, tmp_path, option, value):
+    with pytest.raises(InputError, match="--" + option.replace("_", "-")):
+        train(_cfg(cuhk_folder, tmp_path / "run", **{option: value}))
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_files_and_folders_are_refused_up_front(cuhk_folder, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not weights")
+    with pytest.raises(InputError, match="no last.pt to resume"):
+        train(_cfg(cuhk_folder, tmp_path / "run", resume=True))
+    with pytest.raises(InputError, match="is a file"):
+        train(_cfg(cuhk_folder, text))
+    with pytest.raises(InputError, match="--init file not found"):
+        train(_cfg(cuhk_folder, tmp_path / "run", init=str(tmp_path / "missing.pt")))
+    with pytest.raises(InputError, match="not a MobileNetV2 state_dict"):
+        train(_cfg(cuhk_folder, tmp_path / "run", encoder_init=str(text)))
+    from blurtool.errors import WeightsError
+
+    with pytest.raises(WeightsError, match="not a readable weights file"):
+        train(_cfg(cuhk_folder, tmp_path / "run", init=str(text)))

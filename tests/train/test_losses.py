@@ -50,3 +50,23 @@ def test_dice_has_gradients():
     logits = torch.zeros(2, 3, 16, 16, requires_grad=True)
     soft_dice_loss(logits, labels).backward()
     assert logits.grad.abs().sum() > 0
+
+
+def test_ignored_pixels_take_no_part_in_the_loss():
+    from blurtool.train.synth import IGNORE
+
+    labels = _labels()
+    logits = [torch.randn(2, 3, 16, 16), torch.randn(2, 3, 8, 8)]
+    ignored = labels.clone()
+    ignored[:, 16:] = IGNORE  # the bottom half of both crops leaves the loss
+    base = multiscale_cross_entropy(logits, ignored)
+    changed = [t.clone() for t in logits]
+    changed[0][:, :, 8:] = torch.randn(2, 3, 8, 16) * 5  # other predictions where the labels are ignored
+    changed[1][:, :, 4:] = torch.randn(2, 3, 4, 8) * 5
+    assert torch.allclose(multiscale_cross_entropy(changed, ignored), base)
+    # With nothing ignored it is the plain per-cell mean cross-entropy.
+    target = soft_targets(labels, 3, (16, 16))
+    plain = torch.sum(-target * torch.log_softmax(logits[0], 1), 1).mean()
+    assert torch.allclose(multiscale_cross_entropy(logits[:1], labels), plain)
+    changed_dice = changed[0].clone()
+    assert torch.allclose(soft_dice_loss(changed_dice, ignored), soft_dice_loss(logits[0], ignored), atol=1e-6)

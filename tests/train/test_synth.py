@@ -4,15 +4,22 @@ import pytest
 
 from blurtool.train.synth import (
     DEFOCUS,
+    IGNORE,
     MOTION,
     SHARP,
+    average_frames,
+    blur,
     composite,
+    frame_average_labels,
     disk_kernel,
     motion_kernel,
     random_blob,
     random_kernel,
     receding_defocus,
     shake_kernel,
+    textured,
+    visible_change,
+    visible_labels,
 )
 
 
@@ -73,14 +80,59 @@ def test_composite_labels_follow_the_blurred_alpha():
     rng = np.random.default_rng(0)
     bg = np.zeros((64, 64, 3), np.float32)
     bg_labels = np.full((64, 64), DEFOCUS, np.uint8)
-    subject = np.ones((64, 64, 3), np.float32)
+    subject = _texture(size=64) * 0.5 + 0.5  # textured and brighter than the background
     mask = np.zeros((64, 64), bool)
     mask[16:48, 16:48] = True
     img, labels = composite(rng, bg, bg_labels, subject, mask, MOTION)
     assert labels[32, 32] == MOTION and labels[2, 2] == DEFOCUS
-    assert img[32, 32].min() > 0.9 and img[2, 2].max() < 1e-6
+    assert img[32, 32].min() > 0.4 and img[2, 2].max() < 1e-6
     _, sharp_labels = composite(rng, bg, bg_labels, subject, mask, SHARP)
     assert (sharp_labels[mask] == SHARP).mean() > 0.95
+
+
+def test_composite_leaves_a_flat_subject_s_unchanged_inside_out_of_the_loss():
+    # A plain white square blurred by motion: its edges smear (visible, motion) but its middle stays white, which no
+    # eye can call blurred: those pixels take IGNORE, not MOTION.
+    bg = np.zeros((96, 96, 3), np.float32)
+    subject = np.ones((96, 96, 3), np.float32)
+    mask = np.zeros((96, 96), bool)
+    mask[16:80, 16:80] = True
+    _, labels = composite(np.random.default_rng(0), bg, np.zeros((96, 96), np.uint8), subject, mask, MOTION)
+    assert labels[48, 48] == IGNORE
+    assert (labels == MOTION).any() and (labels[:8, :8] == SHARP).all()
+
+
+def test_visible_change_sees_blur_on_texture_and_none_on_a_flat_region():
+    image = _texture(size=96)
+    image[:, :48] = 0.6  # left half flat
+    blurred = blur(image, disk_kernel(4.0))
+    seen = visible_change(image, blurred)
+    assert seen[:, 60:].mean() > 0.95 and not seen[:, :36].any()
+    assert not visible_change(image, image).any()
+    labels = visible_labels(image, blurred, np.full((96, 96), DEFOCUS, np.uint8))
+    assert (labels[:, :36] == IGNORE).all() and (labels[:, 60:] == DEFOCUS).mean() > 0.95
+    assert textured(image)[:, 60:].mean() > 0.95 and not textured(image)[:, :36].any()
+
+
+def test_average_of_identical_frames_is_the_frame():
+    frame = _texture(size=32)
+    assert np.allclose(average_frames(np.stack([frame] * 5)), frame, atol=1e-5)
+
+
+def test_frame_average_labels_motion_where_it_moved_sharp_where_still_and_ignore_on_flat():
+    # Five frames: the top half's texture slides 2 px a frame, the bottom half stands still, the right third is flat.
+    base = _texture(size=128)
+    base[:, 86:] = 0.5
+    frames = []
+    for t in range(5):
+        f = base.copy()
+        f[:64, :86] = np.roll(base[:64, :86], 2 * t, axis=1)
+        frames.append(f)
+    frames = np.stack(frames)
+    labels = frame_average_labels(frames[2], average_frames(frames))
+    assert (labels[8:56, 8:78] == MOTION).mean() > 0.9
+    assert (labels[72:120, 8:78] == SHARP).mean() > 0.9
+    assert (labels[8:120, 100:] == IGNORE).all()
 
 
 def test_blob_covers_roughly_the_asked_area():
