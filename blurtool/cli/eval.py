@@ -143,7 +143,12 @@ def register(app: typer.Typer) -> None:
         list_samples(data_dir, stems)  # check the folder before loading the model
         detector, card = _load_detector(weights, device, threshold, working_size, fast)
         if split is Split.val:
-            stems = val_stems(card, f"{(card or {}).get('path', weights or 'weights')} card")
+            source = f"{(card or {}).get('path', weights or 'weights')} card"
+            # A model trained on several folders holds out images of each: measure those of this folder.
+            here = {s.stem for s in list_samples(data_dir)}
+            stems = [s for s in val_stems(card, source) if s in here]
+            if not stems:
+                raise InputError(f"{data_dir}: none of the validation images the {source} names are in this folder")
 
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

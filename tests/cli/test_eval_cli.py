@@ -114,3 +114,15 @@ def test_missing_weights_file_is_one_red_line(tmp_path):
     r = runner.invoke(app, ["eval", str(root), "--weights", str(tmp_path / "missing.pt")])
     assert r.exit_code == 1 and "weights file not found" in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_split_val_measures_only_the_held_out_images_of_this_folder(data, monkeypatch):
+    # A card of a model trained on several folders names held-out images of each; another folder's are skipped.
+    card = {"threshold": 0.5, "training": {"val_stems": ["out_of_focus0001", "sharp_photo_elsewhere"]}}
+    monkeypatch.setattr(eval_cli, "_load_detector", lambda w, d, t, s, fast=False: (_Detector(t), card))
+    r = runner.invoke(app, ["eval", str(data), "--json", "--split", "val"])
+    assert r.exit_code == 0, r.output
+    assert [i["name"] for i in json.loads(r.stdout)["images"]] == ["out_of_focus0001"]
+    card["training"]["val_stems"] = ["sharp_photo_elsewhere"]
+    r = runner.invoke(app, ["eval", str(data), "--split", "val"])
+    assert r.exit_code == 1 and "none of the validation images" in r.stderr
