@@ -62,40 +62,22 @@ class TrainConfig:
     )
     p_sharp: float = _opt(0.1, "Share of crops from sharp regions only, labelled sharp everywhere (fixes 'sky = blurred').")
     p_global: float = _opt(0.1, "Share of sharp crops blurred as a whole by a motion or disk kernel (shake, missed focus).")
-    p_receding: float = _opt(
-        0.0,
-        "Share of sharp crops blurred by defocus growing across them, as a plane receding out of focus (labelled "
-        "defocus from a 2 px disk radius); taken from the plain crops; 0 = off.",
-    )
     p_frames: float = _opt(
         0.1,
         "Share of real motion-blur samples: 5-15 consecutive frames of a frame folder averaged, labelled motion where "
         "they differ visibly from the middle frame (plain crops instead when no frame folder is given).",
     )
-    motion_share: float = _opt(
-        0.0,
-        "Share of plain crops drawn from motion-blurred photos (0 = their natural share, 236 of 800 in CUHK): motion "
-        "blur is the weaker kind.",
-    )
     p_grey: float = _opt(0.0, "Share of samples turned to greyscale (else greyscale photos are judged worse); 0 = off.")
-    p_shake: float = _opt(
-        0.0,
-        "Share of synthetic motion kernels drawn as camera-shake trajectories (curved, uneven speed) instead of straight "
-        "lines; 0 = lines only.",
-    )
     gradient_input: bool = _opt(
         False, "Image-gradient branch (Sobel x, y, magnitude) into the finest skip (Zhang & Yan 2020); a model option."
     )
     multiscale_loss: bool = _opt(True, "Cross-entropy at strides 2, 4, 8 and 16 (Kim et al.); off = finest scale only.")
-    dice_weight: float = _opt(
-        0.0, "Weight of a per-crop soft Dice loss (blurred vs sharp) added to the cross-entropy; 0 = off."
-    )
     resume: bool = _opt(False, "Continue from <out>/last.pt.")
 
 
 # The sample kinds with a share, in the order BlurTrainingSet.sample lays them along one uniform number; the rest of
 # the samples are plain crops. A new sample kind is added here and to the makers of `sample()`.
-SAMPLE_SHARES = ("p_mixed", "p_sharp", "p_global", "p_receding", "p_frames")
+SAMPLE_SHARES = ("p_mixed", "p_sharp", "p_global", "p_frames")
 
 
 def check_sample_shares(cfg: TrainConfig) -> None:
@@ -146,10 +128,7 @@ _RANGES = {
     "val_every": _at_least(1),
     "workers": _at_least(0),
     "threads": _at_least(0),
-    "motion_share": _share(),
     "p_grey": _share(),
-    "p_shake": _share(),
-    "dice_weight": _at_least(0),
 }
 
 

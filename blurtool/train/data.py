@@ -28,7 +28,6 @@ from .synth import (
     frame_average_labels,
     random_blob,
     random_kernel,
-    receding_defocus,
     visible_labels,
 )
 
@@ -155,8 +154,6 @@ class BlurTrainingSet:
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
         self.length = config.steps * config.batch_size
-        self.motion_examples = [ex for ex in examples if ex.kind == MOTION]
-        self.other_examples = [ex for ex in examples if ex.kind != MOTION]
 
     def __len__(self):
         return self.length
@@ -196,11 +193,7 @@ class BlurTrainingSet:
 
     # --- sample kinds ----------------------------------------------------------------------------------------
     def _plain(self, rng, size):
-        pool = self.examples
-        # Draw the kind first only when asked, so runs without motion_share keep their exact sample sequence.
-        if self.cfg.motion_share > 0 and self.motion_examples and self.other_examples:
-            pool = self.motion_examples if rng.random() < self.cfg.motion_share else self.other_examples
-        ex = pool[int(rng.integers(len(pool)))]
+        ex = self.examples[int(rng.integers(len(self.examples)))]
         return self._crop(rng, *self._scaled(rng, ex, size), size)
 
     def _mixed(self, rng, size):
@@ -210,7 +203,7 @@ class BlurTrainingSet:
             mask = random_blob(rng, size, size) & (src_lab == SHARP)
             if mask.mean() > 0.05:
                 kind = int(rng.choice([MOTION, DEFOCUS, SHARP], p=[0.5, 0.25, 0.25]))
-                return composite(rng, bg, bg_lab, src, mask, kind, self.cfg.p_shake)
+                return composite(rng, bg, bg_lab, src, mask, kind)
         return bg, bg_lab
 
     def _global(self, rng, size):
@@ -218,18 +211,12 @@ class BlurTrainingSet:
         if win is None:
             return self._plain(rng, size)
         kind = int(rng.choice([MOTION, DEFOCUS]))
-        blurred = blur(win[0], random_kernel(rng, kind, self.cfg.p_shake))
+        blurred = blur(win[0], random_kernel(rng, kind))
         return blurred, visible_labels(win[0], blurred, np.full((size, size), kind, np.uint8))
 
     def _sharp_only(self, rng, size):
         win = self._sharp_window(rng, size)
         return win if win is not None else self._plain(rng, size)
-
-    def _receding(self, rng, size):
-        win = self._sharp_window(rng, size)
-        if win is None:
-            return self._plain(rng, size)
-        return receding_defocus(rng, win[0])
 
     def _frames(self, rng, size):
         """Real motion blur: a run of consecutive frames averaged, cropped at a jittered scale."""
@@ -268,7 +255,7 @@ class BlurTrainingSet:
         # order `check_sample_shares` validates), and plain crops for the rest.
         r = rng.random()
         makers = {"p_mixed": self._mixed, "p_sharp": self._sharp_only, "p_global": self._global,
-                  "p_receding": self._receding, "p_frames": self._frames}
+                  "p_frames": self._frames}
         edge = 0.0
         for name in SAMPLE_SHARES:
             edge += getattr(self.cfg, name)

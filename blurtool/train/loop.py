@@ -117,12 +117,11 @@ def validate(model, examples, working_size, mean, std, threshold=DEFAULT_THRESHO
 
 
 def train(cfg: TrainConfig, console=None) -> Path:
+    import cv2
     import torch
 
     from ..model import BlurNetConfig, create_model
-    from .losses import multiscale_cross_entropy, soft_dice_loss
-
-    import cv2
+    from .losses import multiscale_cross_entropy
 
     # OpenCV's thread pool does not survive fork(): a data worker forked after the parent used it deadlocks in its
     # first cv2 call. One OpenCV thread in the parent keeps the fork safe; torch has the cores for the model.
@@ -300,8 +299,6 @@ def train(cfg: TrainConfig, console=None) -> Path:
         with autocast:
             logits = model(images)
         loss = multiscale_cross_entropy(logits, labels, cfg.multiscale_loss)
-        if cfg.dice_weight:
-            loss = loss + cfg.dice_weight * soft_dice_loss(logits[0], labels)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)

@@ -1,5 +1,5 @@
-"""Training losses: multi-scale cross-entropy (Kim et al. 2019) and a per-crop soft Dice. Pixels labelled IGNORE
-(blur that left no visible trace, see blurtool.train.synth) take no part in either."""
+"""Training loss: multi-scale cross-entropy (Kim et al. 2019). Pixels labelled IGNORE (blur that left no visible
+trace, see blurtool.train.synth) take no part in it. (A per-crop soft Dice beside it did not pay: docs/training.md.)"""
 
 import torch
 import torch.nn.functional as F
@@ -27,23 +27,3 @@ def multiscale_cross_entropy(logits: list, labels: torch.Tensor, multiscale: boo
         labelled = target.sum().clamp_min(1e-6)  # the labelled share of the cells, summed
         total = total + torch.sum(-target * F.log_softmax(out.float(), dim=1)) / labelled
     return total
-
-
-def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
-    """1 - mean soft Dice of the two binary classes (blurred = defocus or motion, and sharp), per crop, then averaged.
-
-    Cross-entropy weights pixels: a crop whose blurred object covers 5 % of it teaches the blurred class little. The
-    benchmark's F1 and mIoU are computed per image and then averaged, so a small blurred object counts as much as a
-    large one; a per-crop Dice weights crops the same way. `eps` keeps a crop without blurred pixels defined: there
-    the blurred-class term is eps / (sum of predicted blur + eps), so every false alarm in an all-sharp crop costs.
-    """
-    target = soft_targets(labels, logits.shape[1], logits.shape[-2:])
-    labelled = target.sum(1)  # each cell's labelled share: predictions on IGNORE pixels do not count
-    probs = F.softmax(logits.float(), dim=1) * labelled[:, None]
-    p_blur, t_blur = labelled - probs[:, 0], labelled - target[:, 0]
-    total = 0.0
-    for p, t in ((p_blur, t_blur), (probs[:, 0], target[:, 0])):
-        inter = (p * t).flatten(1).sum(1)
-        denom = p.flatten(1).sum(1) + t.flatten(1).sum(1)
-        total = total + (1.0 - (2.0 * inter + eps) / (denom + eps)).mean()
-    return total / 2.0

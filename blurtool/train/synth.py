@@ -54,8 +54,9 @@ def shake_kernel(rng: np.random.Generator, extent: float, steps: int = 96) -> np
     inertia and rare impulsive jerks, so paths curve, turn back and change speed. Each time step deposits the same
     light, so the kernel is brighter where the camera moved slowly, as on a real exposure.
 
-    benchmarks/bench_deblur.py has its own simpler shake generator (a constant-speed polyline of six turns, even light):
-    not reused here because the uneven light is the point, and not replaced there because the README's deblur figures
+    benchmarks/real_photos.py shakes held-out photos with it. (As a share of the synthetic motion kernels in training it
+    did not pay, docs/training.md; real shake comes from the frame folders.) benchmarks/bench_deblur.py has its own
+    simpler generator (a constant-speed polyline of six turns, even light), kept because its published deblur figures
     are tied to its exact kernels."""
     velocity = rng.normal(size=2)
     velocity /= np.linalg.norm(velocity) + 1e-9
@@ -82,12 +83,10 @@ def shake_kernel(rng: np.random.Generator, extent: float, steps: int = 96) -> np
     return k / k.sum()
 
 
-def random_kernel(rng: np.random.Generator, kind: int, p_shake: float = 0.0) -> np.ndarray:
-    """A random motion (line, or a shake trajectory with probability `p_shake`) or defocus (disk) kernel."""
+def random_kernel(rng: np.random.Generator, kind: int) -> np.ndarray:
+    """A random motion (line) or defocus (disk) kernel. (Camera-shake trajectories for a share of the motion kernels
+    did not pay, docs/training.md: real shake comes from the frame folders.)"""
     if kind == MOTION:
-        # Draw the extra number only when asked, so runs without shake kernels keep their exact sample sequence.
-        if p_shake > 0 and rng.random() < p_shake:
-            return shake_kernel(rng, rng.uniform(7, 31))
         return motion_kernel(rng.uniform(7, 31), rng.uniform(0, 180))
     return disk_kernel(rng.uniform(2.0, 9.0))
 
@@ -143,7 +142,6 @@ def composite(
     subject: np.ndarray,
     subject_mask: np.ndarray,
     kind: int,
-    p_shake: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Paste `subject` (where `subject_mask`) onto `background`, blurred by a random kernel of `kind` (SHARP = none).
 
@@ -153,7 +151,7 @@ def composite(
     alpha = subject_mask.astype(np.float32)
     subject_unblurred = subject
     if kind != SHARP:
-        k = random_kernel(rng, kind, p_shake)
+        k = random_kernel(rng, kind)
         subject = blur(subject, k)
         alpha = blur(alpha, k)
     else:
@@ -170,41 +168,6 @@ def composite(
         unseen = pasted & ~visible_change(reference.astype(np.float32), image.astype(np.float32))
         labels[unseen] = IGNORE
     return image.astype(np.float32), labels
-
-
-# A disk radius from which a defocused pixel counts as blurred: the smallest radius `random_kernel` draws.
-RECEDING_LABEL_RADIUS = 2.0
-
-
-def receding_defocus(
-    rng: np.random.Generator, image: np.ndarray, max_radius: float | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Blur a sharp image by defocus that grows steadily across it, as on a plane receding out of focus (a beach, a
-    table top, a lawn): the radius is 0 up to a random line, then grows linearly to `max_radius` at the far side.
-
-    CUHK holds few such photos and the network missed one whole (a beach, out_of_focus0061 in the README). Pixels
-    whose radius reaches RECEDING_LABEL_RADIUS are labelled DEFOCUS, the rest SHARP. Hand-written: OpenCV has no
-    spatially varying blur; this blends a stack of disk blurs at whole-pixel radii, linearly per pixel."""
-    h, w = image.shape[:2]
-    if max_radius is None:
-        max_radius = rng.uniform(4.0, 9.0)
-    if max_radius < 1:
-        raise ValueError(f"max_radius must be at least 1 px, got {max_radius}")
-    theta = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    t = xx * np.cos(theta) + yy * np.sin(theta)
-    t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)  # 0 at the near side, 1 at the far side
-    start = rng.uniform(0.0, 0.6)  # the in-focus part before the blur begins
-    radius = max_radius * np.clip((t - start) / (1.0 - start), 0.0, 1.0)
-    levels = np.arange(int(np.ceil(max_radius)) + 1)
-    stack = np.stack([image] + [blur(image, disk_kernel(float(r))) for r in levels[1:]])
-    lo = np.minimum(np.floor(radius).astype(int), levels[-1] - 1)  # the top radius blends levels[-2:] at frac 1
-    frac = (radius - lo)[..., None]
-    rows, cols = np.indices(lo.shape)
-    out = (1 - frac) * stack[lo, rows, cols] + frac * stack[lo + 1, rows, cols]  # each pixel from its two levels
-    labels = np.where(radius >= RECEDING_LABEL_RADIUS, DEFOCUS, SHARP).astype(np.uint8)
-    out = out.astype(np.float32)
-    return out, visible_labels(image, out, labels)
 
 
 # Display gamma of the frames: averaging is done in linear light, as a longer exposure integrates it (the GoPro

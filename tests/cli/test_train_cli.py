@@ -39,10 +39,10 @@ def test_missing_data_folder_is_one_line_error(tmp_path):
 
 def test_sample_shares_past_one_are_a_one_line_error(cuhk_folder, tmp_path):
     args = ["train", "--data", str(cuhk_folder), "--encoder-init", "", "--out", str(tmp_path / "run"),
-            "--p-mixed", "0.6", "--p-receding", "0.5"]
+            "--p-mixed", "0.6", "--p-frames", "0.5"]
     result = runner.invoke(app, args)
     assert result.exit_code == 1
-    assert "sum to at most 1" in result.output and "--p-receding 0.5" in result.output
+    assert "sum to at most 1" in result.output and "--p-frames 0.5" in result.output
     assert not (tmp_path / "run").exists()  # refused before anything is written
 
 

@@ -65,16 +65,6 @@ def test_samples_are_deterministic_and_well_formed(cuhk_folder):
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
 
-def test_motion_share_draws_plain_crops_from_motion_photos_only_when_asked(cuhk_folder):
-    examples = [load_example(*p) for p in list_stems(cuhk_folder)]
-    only_plain = dict(crop=64, working_size=128, steps=10, batch_size=4, p_mixed=0.0, p_sharp=0.0, p_global=0.0)
-    motion = BlurTrainingSet(examples, TrainConfig(motion_share=1.0, **only_plain), [0.5] * 3, [0.25] * 3)
-    other = BlurTrainingSet(examples, TrainConfig(motion_share=1e-9, **only_plain), [0.5] * 3, [0.25] * 3)
-    motion_labels = set().union(*(np.unique(motion[i][1]).tolist() for i in range(40)))
-    other_labels = set().union(*(np.unique(other[i][1]).tolist() for i in range(40)))
-    assert DEFOCUS not in motion_labels and MOTION in motion_labels
-    assert MOTION not in other_labels and DEFOCUS in other_labels
-
 
 def test_grey_samples_have_equal_channels(cuhk_folder):
     examples = [load_example(*p) for p in list_stems(cuhk_folder)]
@@ -86,24 +76,6 @@ def test_grey_samples_have_equal_channels(cuhk_folder):
         assert np.allclose(img[..., 0], img[..., 1]) and np.allclose(img[..., 0], img[..., 2])
     assert any(not np.allclose(colour.sample(i)[0][..., 0], colour.sample(i)[0][..., 1]) for i in range(8))
 
-
-def test_receding_defocus_samples_come_from_sharp_photos_and_hold_a_sharp_and_a_defocus_part(tmp_path):
-    # A folder of all-sharp photos (masks all black): every sample is a receding-defocus crop of one.
-    rng = np.random.default_rng(0)
-    (tmp_path / "images").mkdir()
-    (tmp_path / "gt").mkdir()
-    for i in range(3):
-        img = cv2.resize((rng.random((64, 64, 3)) * 255).astype(np.uint8), (256, 256), interpolation=cv2.INTER_NEAREST)
-        cv2.imwrite(str(tmp_path / "images" / f"sharp{i}.png"), img)
-        cv2.imwrite(str(tmp_path / "gt" / f"sharp{i}.png"), np.zeros((256, 256), np.uint8))
-    examples = [load_example(*p) for p in list_stems(tmp_path)]
-    only = dict(crop=64, working_size=256, steps=10, batch_size=4, p_mixed=0.0, p_sharp=0.0, p_global=0.0)
-    ds = BlurTrainingSet(examples, TrainConfig(p_receding=1.0, **only), [0.5] * 3, [0.25] * 3)
-    plain = BlurTrainingSet(examples, TrainConfig(**only), [0.5] * 3, [0.25] * 3)
-    labels = [ds.sample(i)[1] for i in range(12)]
-    assert all(set(np.unique(lab)) <= {SHARP, DEFOCUS, IGNORE} for lab in labels)
-    assert any(DEFOCUS in lab for lab in labels)
-    assert all(not plain.sample(i)[1].any() for i in range(12))  # off by default: the photos' own labels (sharp)
 
 
 def _frame_folder(root, n=20, size=(96, 160)):

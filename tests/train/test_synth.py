@@ -10,12 +10,10 @@ from blurtool.train.synth import (
     average_frames,
     blur,
     composite,
-    frame_average_labels,
     disk_kernel,
+    frame_average_labels,
     motion_kernel,
     random_blob,
-    random_kernel,
-    receding_defocus,
     shake_kernel,
     textured,
     visible_change,
@@ -58,16 +56,6 @@ def test_shake_kernels_curve_where_line_kernels_do_not():
     assert max(lines) < 0.01
     assert np.mean(np.array(shakes) > 0.015) >= 0.75
 
-
-def test_random_kernel_draws_shake_only_when_asked():
-    # p_shake = 0 must leave the random sequence untouched (older runs resume and reproduce exactly).
-    a, b = np.random.default_rng(3), np.random.default_rng(3)
-    assert np.array_equal(random_kernel(a, MOTION), random_kernel(b, MOTION, p_shake=0.0))
-    rng = np.random.default_rng(4)
-    curved = [_curvedness(random_kernel(rng, MOTION, p_shake=1.0)) for _ in range(20)]
-    straight = [_curvedness(random_kernel(rng, MOTION)) for _ in range(20)]
-    assert np.median(curved) > 3 * np.median(straight)
-    assert random_kernel(rng, DEFOCUS, p_shake=1.0).shape[0] == random_kernel(rng, DEFOCUS, p_shake=1.0).shape[1]
 
 
 def test_disk_kernel_is_round_and_normalised():
@@ -146,36 +134,3 @@ def _texture(seed=0, size=160):
     rng = np.random.default_rng(seed)
     small = rng.random((size // 4, size // 4, 3)).astype(np.float32)
     return cv2.resize(small, (size, size), interpolation=cv2.INTER_NEAREST)
-
-
-def test_receding_defocus_keeps_the_near_side_and_blurs_the_far_side_more():
-    image = _texture()
-    out, labels = receding_defocus(np.random.default_rng(3), image, max_radius=8.0)
-    sharp, defocus = labels == SHARP, labels == DEFOCUS
-    assert set(np.unique(labels)) == {SHARP, DEFOCUS} and 0.1 < defocus.mean() < 0.9
-    change = np.abs(out - image).mean(axis=2)
-    assert (change == 0).any()  # the in-focus part before the blur begins is the photo itself
-    assert change[defocus].mean() > 3 * change[sharp].mean()
-    # Detail falls steadily with the radius: the most-blurred tenth of the defocus pixels keeps less than the rest.
-    detail = np.abs(out - cv2.blur(out, (3, 3))).mean(axis=2)
-    order = np.argsort(change[defocus])
-    d = detail[defocus][order]
-    assert d[-len(d) // 10:].mean() < d[: len(d) // 10].mean()
-
-
-def test_receding_defocus_labels_a_half_plane_and_is_deterministic():
-    image = _texture(1)
-    a = receding_defocus(np.random.default_rng(5), image)
-    b = receding_defocus(np.random.default_rng(5), image)
-    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    # The blurred part lies beyond a straight line: a linear classifier on the pixel coordinates separates it exactly.
-    ys, xs = np.nonzero(np.ones_like(a[1]))
-    X = np.stack([xs, ys, np.ones_like(xs)], 1).astype(float)
-    y = np.where(a[1].ravel() == DEFOCUS, 1.0, -1.0)
-    w, *_ = np.linalg.lstsq(X, y, rcond=None)
-    assert ((X @ w > 0) == (y > 0)).mean() > 0.97
-
-
-def test_receding_defocus_refuses_a_radius_below_one_pixel():
-    with pytest.raises(ValueError, match="at least 1 px"):
-        receding_defocus(np.random.default_rng(0), _texture(), max_radius=0.5)
