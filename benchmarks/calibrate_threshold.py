@@ -1,11 +1,13 @@
 """Choose the default decision threshold on validation images, honestly: pick it on one half of the held-out
 images, report it on the other half (and the reverse), never on the images used to choose it.
 
-The validation stems (never trained on) come from the weights card. The threshold maximises mean per-image accuracy
-over 255 levels (the single-threshold protocol of Kim et al.). With --write, the threshold chosen on ALL validation
+The validation stems (never trained on) come from the weights card; each --data folder contributes the ones it holds
+(by default CUHK, SZU-BD and the all-sharp photos, so the threshold weighs a sky called blurred as much as a missed
+background). The threshold maximises mean per-image accuracy over 255 levels (the single-threshold protocol of Kim
+et al.). With --write, the threshold chosen on ALL validation
 images is stored in the weights card (and its JSON copy), so every command uses it by default.
 
-Usage: python benchmarks/calibrate_threshold.py [--weights weights/blurnet.pt] [--data ../shared/data/cuhk-train] [--write]
+Usage: python benchmarks/calibrate_threshold.py [--weights weights/blurnet.pt] [--data FOLDER ...] [--write]
 """
 
 from __future__ import annotations
@@ -30,12 +32,21 @@ def show(name, s):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cuhk-train"))
+    ap.add_argument("--data", action="append", default=None,
+                    help="CUHK-layout folder (repeatable; default: cuhk-train, szu-bd-train, sharp-photos)")
     ap.add_argument("--write", action="store_true", help="store the threshold chosen on all validation images")
     args = ap.parse_args()
     det = BlurDetector.from_weights(args.weights, device="cpu", threshold=0.5)
-    report = evaluate(det, args.data, stems=val_stems(det.card), threshold=0.5)
-    recs = sorted(report.records, key=lambda r: (r["group"] or "", r["name"]))
+    folders = args.data or [str(ROOT.parent / "shared" / "data" / n) for n in ("cuhk-train", "szu-bd-train",
+                                                                                "sharp-photos")]
+    recs = []
+    for folder in folders:
+        here = {p.stem for p in (Path(folder) / "images").iterdir()}
+        stems = [s for s in val_stems(det.card) if s in here]
+        if stems:
+            recs += evaluate(det, folder, stems=stems, threshold=0.5).records
+            print(f"{folder}: {len(stems)} validation images")
+    recs = sorted(recs, key=lambda r: (r["group"] or "", r["name"]))
     halves = (recs[0::2], recs[1::2])  # alternate within each kind: both halves stratified
     for i, (choose, test) in enumerate((halves, halves[::-1])):
         level = M.best_level(choose)

@@ -1,0 +1,192 @@
+"""The blur map on real photos the model never trained on, in one command: the figures the README reports.
+
+    nice /work/venv/bin/python benchmarks/real_photos.py [--weights weights/blurnet.pt] [--json out.json]
+                                                          [--working-size N] [--data ../shared/data]
+
+Every set is the held-out part of a training folder, named by the weights card (`training.val_stems`), so a model is
+only ever measured on photos it did not see; the GoPro pairs are scenes the training frames do not contain.
+
+1. CUHK validation (80): accuracy, F1, mIoU, motion F1 and kind accuracy at the card's threshold (`blurtool eval`).
+2. SZU-BD validation (38, small sharp subjects on large bokeh): accuracy, F1, mIoU.
+3. All-sharp photos (18 of Sun-Hays 80 / Urban100: sky, water, fog, walls): share of the frame called blurred,
+   median and worst, and the photos called most blurred.
+4. GoPro pairs (9 real motion-blurred frames with their sharp middle frame): F1 of "blurred" against the pixels
+   the blur visibly changed (the training labels' rule: flat unchanged pixels do not count) and the share of the
+   pixels called blurred that are called motion.
+5. `rank` verdicts, with what a photographer would call right: all-sharp photos -> no-blur; SZU-BD defocus photos
+   (a sharp subject on bokeh) -> good-blur; GoPro blurred frames -> bad-blur; and the all-sharp photos shaken
+   (a camera-shake kernel, 15-25 px at the working scale) or misfocused (a disk, radius 6 px) -> bad-blur.
+6. `deblur` end to end on partly shaken photos: the right half of an all-sharp photo shaken (a 15 px camera-shake
+   kernel at full size), its map from the network, `deblur` with that map; the share of the sharp left half
+   (beyond a kernel's width from the seam) left untouched, and the PSNR of the shaken half before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from blurtool.evaluate import evaluate, val_stems
+from blurtool.inference import BlurDetector
+from blurtool.io import read_image
+from blurtool.ops.deblur import DeblurConfig, deblur, psnr
+from blurtool.ops.rank import score_maps, verdict
+from blurtool.train.synth import IGNORE, MOTION, blur, disk_kernel, frame_average_labels, shake_kernel
+
+EXPECTED = {"all-sharp": "no-blur", "sharp subject on bokeh": "good-blur", "GoPro shaken": "bad-blur",
+            "all-sharp, shaken": "bad-blur", "all-sharp, misfocused": "bad-blur"}
+
+
+HELD_OUT: list[str] = []  # the validation stems measured on (set in main)
+
+
+def held_out(folder: Path) -> list[str]:
+    names = {p.stem for p in (folder / "images").iterdir()}
+    return [s for s in HELD_OUT if s in names]
+
+
+def cuhk_like(det, folder: Path) -> dict:
+    report = evaluate(det, folder, stems=held_out(folder))
+    o = report.overall
+    out = {"images": o["images"], **{k: round(o[k], 4) for k in ("accuracy", "f1", "miou")}}
+    if o.get("kind_accuracy") is not None:
+        out["kind_accuracy"] = round(o["kind_accuracy"], 4)
+    if "motion" in report.groups:
+        out["motion_f1"] = round(report.groups["motion"]["f1"], 4)
+        out["defocus_f1"] = round(report.groups["defocus"]["f1"], 4)
+    return out
+
+
+def at_working_scale(image: np.ndarray, size: int) -> np.ndarray:
+    f = size / max(image.shape[:2])
+    return cv2.resize(image, (round(image.shape[1] * f), round(image.shape[0] * f)), interpolation=cv2.INTER_AREA)
+
+
+def predict(det, image: np.ndarray):
+    # The working-size maps, as `blurtool rank` scores them (and as detect's summary is computed).
+    return det.predict(image, full_size=False)
+
+
+def verdict_of(det, result) -> str:
+    return verdict(score_maps(result.blur, result.kind, det.threshold))[0].value
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--working-size", type=int, default=None)
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("--deblur-n", type=int, default=8, help="photos in the deblur test (6), ~10 s each")
+    ap.add_argument("--stems-from", default=None,
+                    help="a weights card (JSON) whose val_stems to measure on, e.g. to score an older model on the "
+                         "images a newer one held out (default: the measured model's own card)")
+    args = ap.parse_args()
+    data = Path(args.data)
+    det = BlurDetector.from_weights(args.weights, "cpu", working_size=args.working_size)
+    card = json.loads(Path(args.stems_from).read_text()) if args.stems_from else det.card
+    HELD_OUT[:] = val_stems(card)
+    res: dict = {"weights": det.card.get("path"), "threshold": det.threshold, "working_size": det.working_size}
+    verdicts: dict[str, list[tuple[str, str]]] = {k: [] for k in EXPECTED}
+
+    res["cuhk_val"] = cuhk_like(det, data / "cuhk-train")
+    print("CUHK validation", json.dumps(res["cuhk_val"]), flush=True)
+    res["szu_val"] = cuhk_like(det, data / "szu-bd-train")
+    print("SZU-BD validation", json.dumps(res["szu_val"]), flush=True)
+
+    sharp_dir = data / "sharp-photos"
+    shares = {}
+    rng = np.random.default_rng(0)
+    for stem in held_out(sharp_dir):
+        image = read_image(next((sharp_dir / "images").glob(stem + ".*")))
+        r = predict(det, image)
+        shares[stem] = float(r.mask.mean())
+        verdicts["all-sharp"].append((stem, verdict_of(det, r)))
+        # Shaken and misfocused copies, blurred at the scale the network sees so the blur is of a known size there.
+        small = at_working_scale(image, det.working_size)
+        shaken = blur(small, shake_kernel(rng, rng.uniform(15, 25)))
+        verdicts["all-sharp, shaken"].append((stem, verdict_of(det, predict(det, shaken))))
+        misfocused = blur(small, disk_kernel(6.0))
+        verdicts["all-sharp, misfocused"].append((stem, verdict_of(det, predict(det, misfocused))))
+    values = np.array(list(shares.values()))
+    worst = sorted(shares.items(), key=lambda kv: -kv[1])[:3]
+    res["all_sharp"] = {"images": len(values), "median_called_blurred": round(float(np.median(values)), 4),
+                        "worst_called_blurred": round(float(values.max()), 4),
+                        "mean_called_blurred": round(float(values.mean()), 4),
+                        "most_blurred": {k: round(v, 4) for k, v in worst}}
+    print("all-sharp photos", json.dumps(res["all_sharp"]), flush=True)
+
+    szu_dir = data / "szu-bd-train"
+    for stem in held_out(szu_dir):
+        if stem.startswith("out_of_focus"):
+            image = read_image(next((szu_dir / "images").glob(stem + ".*")))
+            verdicts["sharp subject on bokeh"].append((stem, verdict_of(det, predict(det, image))))
+
+    f1s, motion_shares = [], []
+    for blurred_path in sorted((data / "gopro-motion" / "pairs").glob("*_avg-*[0-9].jpg")):
+        sharp_path = blurred_path.with_name(blurred_path.stem + "_gt.jpg")
+        blurred_img, sharp_img = read_image(blurred_path), read_image(sharp_path)
+        r = predict(det, blurred_img)
+        verdicts["GoPro shaken"].append((blurred_path.stem, verdict_of(det, r)))
+        # Labels at the working scale, where the visible-change rule is defined.
+        labels = frame_average_labels(at_working_scale(sharp_img, 640), at_working_scale(blurred_img, 640))
+        called = cv2.resize(r.mask.astype(np.uint8), labels.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+        kind = cv2.resize(r.kind, labels.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        known = labels != IGNORE
+        truth = labels == MOTION
+        tp = float((called & truth & known).sum())
+        fp, fn = float((called & ~truth & known).sum()), float((~called & truth & known).sum())
+        f1s.append(2 * tp / max(2 * tp + fp + fn, 1.0))
+        motion_shares.append(float((kind[called] == MOTION).mean()) if called.any() else 0.0)
+    res["gopro_pairs"] = {"images": len(f1s), "f1_visible_blur": round(float(np.mean(f1s)), 4),
+                          "motion_share_of_called_blurred": round(float(np.mean(motion_shares)), 4)}
+    print("GoPro pairs", json.dumps(res["gopro_pairs"]), flush=True)
+
+    untouched, gains = [], []
+    for stem in held_out(sharp_dir)[: args.deblur_n]:
+        image = read_image(next((sharp_dir / "images").glob(stem + ".*")))
+        w = image.shape[1]
+        k = shake_kernel(np.random.default_rng(len(untouched)), 15.0)
+        shaken = image.copy()
+        shaken[:, w // 2 :] = blur(image, k)[:, w // 2 :]
+        r = det.predict(shaken)
+        out = deblur(shaken, r.blur, r.kind, config=DeblurConfig(threshold=det.threshold)).image
+        sharp_part = np.s_[:, : w // 2 - k.shape[1]]
+        changed = np.abs(np.round(out[sharp_part] * 255) - np.round(shaken[sharp_part] * 255)).max(axis=2) > 0
+        untouched.append(1.0 - float(changed.mean()))
+        right = np.s_[:, w // 2 + k.shape[1] :]
+        gains.append(psnr(out[right], image[right]) - psnr(shaken[right], image[right]))
+    if untouched:
+        res["deblur_partly_shaken"] = {
+            "images": len(untouched),
+            "sharp_part_untouched_mean": round(float(np.mean(untouched)), 4),
+            "sharp_part_untouched_worst": round(float(np.min(untouched)), 4),
+            "shaken_half_psnr_gain_db": round(float(np.mean(gains)), 2),
+        }
+        print("deblur, partly shaken", json.dumps(res["deblur_partly_shaken"]), flush=True)
+
+    res["verdicts"] = {}
+    right_all = total_all = 0
+    for group, rows in verdicts.items():
+        right = sum(v == EXPECTED[group] for _, v in rows)
+        counts = {v: sum(x == v for _, x in rows) for v in sorted({x for _, x in rows})}
+        res["verdicts"][group] = {"expected": EXPECTED[group], "right": right, "of": len(rows), "verdicts": counts,
+                                  "wrong": [n for n, v in rows if v != EXPECTED[group]][:6]}
+        right_all, total_all = right_all + right, total_all + len(rows)
+        print(f"rank verdicts, {group}: {right}/{len(rows)} {EXPECTED[group]} ({counts})", flush=True)
+    res["verdicts"]["all"] = {"right": right_all, "of": total_all, "share": round(right_all / max(total_all, 1), 4)}
+    print(f"rank verdicts right: {right_all}/{total_all} ({right_all / max(total_all, 1):.1%})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
