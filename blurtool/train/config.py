@@ -157,7 +157,9 @@ def check_config(cfg: TrainConfig) -> None:
     for name in ("init",) if cfg.init else ("encoder_init",):  # --init replaces the encoder initialisation
         path = getattr(cfg, name)
         if path and not Path(path).is_file():
-            raise InputError(f"{path}: {flag(name)} file not found")
+            hint = " (give the ImageNet MobileNetV2 file, '' to train from scratch, or --init a weights file)" \
+                if name == "encoder_init" else ""
+            raise InputError(f"{path}: {flag(name)} file not found{hint}")
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: --out is a file, not a run folder")

@@ -155,7 +155,8 @@ def train(cfg: TrainConfig, console=None) -> Path:
             state = torch.load(cfg.encoder_init, map_location="cpu", weights_only=True)
             model.encoder.load_imagenet(state)
         except Exception as exc:  # noqa: BLE001 — a foreign file fails torch.load or load_state_dict in many ways
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # torch's first sentence is the reason; the rest of its message is advice about pickles.
+            reason = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"{cfg.encoder_init}: not a MobileNetV2 state_dict (--encoder-init): {reason}") from None
     mean, std = IMAGENET_NORMALISATION["mean"], IMAGENET_NORMALISATION["std"]
     out.mkdir(parents=True, exist_ok=True)  # only once the data is known to split: a refused run writes nothing
