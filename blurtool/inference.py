@@ -1,8 +1,9 @@
 """BlurDetector: photo in, per-pixel blur map and blur kind out. Torch tensors live only here (and in model/, train/).
 
 How a photo is processed:
-  1. It is resized (cv2.INTER_AREA) so its long side is the working size (the card's `working_size`, e.g. 640 px);
-     photos already smaller are not enlarged (enlarging makes everything look blurred to the network).
+  1. It is resized so its long side is the working size (the card's `working_size`, e.g. 640 px): reduced with
+     cv2.INTER_AREA, and a smaller photo enlarged (cv2.INTER_LINEAR), because the network is trained on photos scaled
+     that way; seen at their native size, small photos of small subjects on bokeh (SZU-BD, ~400 px) lost 0.018 F1.
      Running at a fixed working size makes the answer independent of the camera's pixel count, and is what keeps a
      50 MP photo as fast as a 2 MP one.
   2. It is normalised and padded with a reflection up to a multiple of the network's stride (32): zero padding would
@@ -300,8 +301,8 @@ class BlurDetector:
     # ------------------------------------------------------------------------------------------ preparation
 
     def work_shape(self, h: int, w: int) -> tuple[int, int]:
-        """(h, w) at which the network sees an (h, w) photo: long side = working size, never enlarged."""
-        s = min(1.0, self.working_size / max(h, w))
+        """(h, w) at which the network sees an (h, w) photo: long side = working size (see the module docstring)."""
+        s = self.working_size / max(h, w)
         return max(1, round(h * s)), max(1, round(w * s))
 
     def _prepare(self, image: np.ndarray, full_size: bool) -> _Prepared:
@@ -313,7 +314,8 @@ class BlurDetector:
             image = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
         H, W = image.shape[:2]
         h, w = self.work_shape(H, W)
-        work = image if (h, w) == (H, W) else cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        interp = cv2.INTER_AREA if h <= H else cv2.INTER_LINEAR
+        work = image if (h, w) == (H, W) else cv2.resize(image, (w, h), interpolation=interp)
         x = (work - self.mean) / self.std
         s = self.stride
         ph, pw = (-h) % s, (-w) % s

@@ -89,12 +89,13 @@ def test_contract_and_known_blurred_half(det):
     np.testing.assert_array_equal(res.kind > 0, res.blur >= res.threshold)
 
 
-def test_working_size_padding_and_no_enlargement(det):
+def test_working_size_padding_and_enlargement(det):
     net = det.model
     det.predict(half_blurred(240, 320))
     assert net.seen_shapes[-1] == (1, 3, 96, 128)  # long side 128, 96 already a multiple of 32
-    det.predict(textured(50, 70))  # smaller than the working size: not enlarged, padded to 64 x 96
-    assert net.seen_shapes[-1] == (1, 3, 64, 96)
+    res = det.predict(textured(50, 70))  # smaller than the working size: enlarged to 91 x 128 (as in training), padded
+    assert net.seen_shapes[-1] == (1, 3, 96, 128)
+    assert res.blur.shape == (50, 70)  # and the answer comes back at the photo's own size
     res = det.predict(textured(1, 5))  # degenerate sizes still work
     assert res.blur.shape == (1, 5)
 
