@@ -2,8 +2,9 @@
 
 How a photo is processed:
   1. It is resized so its long side is the working size (the card's `working_size`, e.g. 640 px): reduced with
-     cv2.INTER_AREA, and a smaller photo enlarged (cv2.INTER_LINEAR), because the network is trained on photos scaled
-     that way; seen at their native size, small photos of small subjects on bokeh (SZU-BD, ~400 px) lost 0.018 F1.
+     cv2.INTER_AREA, and a smaller photo enlarged (cv2.INTER_LINEAR, at most MAX_ENLARGEMENT times), because the
+     network is trained on photos scaled that way; seen at their native size, small photos of small subjects on bokeh
+     (SZU-BD, ~400 px) lost 0.018 F1.
      Running at a fixed working size makes the answer independent of the camera's pixel count, and is what keeps a
      50 MP photo as fast as a 2 MP one.
   2. It is normalised and padded with a reflection up to a multiple of the network's stride (32): zero padding would
@@ -231,6 +232,12 @@ class _Prepared:
     full_hw: tuple[int, int]
 
 
+# The most training ever enlarges a photo (CUHK's smallest, 364 px, to 640 px, times the 1.25 scale jitter): a
+# thumbnail enlarged further looks blurred everywhere to the network (192 px sharp windows enlarged to 640 px were
+# called 86 % blurred).
+MAX_ENLARGEMENT = 2.0
+
+
 class BlurDetector:
     """Runs the blur network on photos. Build with `BlurDetector.from_weights()`.
 
@@ -302,7 +309,7 @@ class BlurDetector:
 
     def work_shape(self, h: int, w: int) -> tuple[int, int]:
         """(h, w) at which the network sees an (h, w) photo: long side = working size (see the module docstring)."""
-        s = self.working_size / max(h, w)
+        s = min(self.working_size / max(h, w), MAX_ENLARGEMENT)
         return max(1, round(h * s)), max(1, round(w * s))
 
     def _prepare(self, image: np.ndarray, full_size: bool) -> _Prepared:

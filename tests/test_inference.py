@@ -93,7 +93,7 @@ def test_working_size_padding_and_enlargement(det):
     net = det.model
     det.predict(half_blurred(240, 320))
     assert net.seen_shapes[-1] == (1, 3, 96, 128)  # long side 128, 96 already a multiple of 32
-    res = det.predict(textured(50, 70))  # smaller than the working size: enlarged to 91 x 128 (as in training), padded
+    res = det.predict(textured(50, 70))  # smaller than the working size: enlarged to 91 x 128 (at most 2x), padded
     assert net.seen_shapes[-1] == (1, 3, 96, 128)
     assert res.blur.shape == (50, 70)  # and the answer comes back at the photo's own size
     res = det.predict(textured(1, 5))  # degenerate sizes still work
