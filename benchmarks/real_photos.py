@@ -10,7 +10,7 @@ only ever measured on photos it did not see; the GoPro pairs are scenes the trai
 2. SZU-BD validation (38, small sharp subjects on large bokeh): accuracy, F1, mIoU.
 3. All-sharp photos (18 of Sun-Hays 80 / Urban100: sky, water, fog, walls): share of the frame called blurred,
    median and worst, and the photos called most blurred.
-4. GoPro pairs (9 real motion-blurred frames with their sharp middle frame): F1 of "blurred" against the pixels
+4. GoPro pairs (18 real motion-blurred frames with their sharp middle frame): F1 of "blurred" against the pixels
    the blur visibly changed (the training labels' rule: flat unchanged pixels do not count) and the share of the
    pixels called blurred that are called motion.
 5. `rank` verdicts, with what a photographer would call right: all-sharp photos -> no-blur; SZU-BD defocus photos
