@@ -13,7 +13,7 @@ Reported per case: kernel similarity to the true kernel (max normalised cross-co
 the blurred region and of the whole image, PSNR of the sharp part, seconds, and the verdict of our reliability check
 ("ok" = deblurred, "left" = too few edges above the noise, region left unchanged; with its edge score). Run:
 
-    nice -n 10 python benchmarks/bench_deblur.py --cuhk /work/shared/data/cuhk-train --n 4
+    nice -n 10 python benchmarks/bench_deblur.py --cuhk ../shared/data/cuhk-train --n 4
     nice -n 10 python benchmarks/bench_deblur.py --cuhk ... --case out_of_focus0202 --kind motion   # one case
     nice -n 10 python benchmarks/bench_deblur.py --timing 3000x2000      # a few-megapixel photo, CPU time
 

@@ -1,6 +1,6 @@
 """Throughput of `blurtool rank` on a folder of 12 MP JPEGs: photos/s and peak memory.
 
-    nice -n 10 /work/venv/bin/python benchmarks/bench_rank.py --n 20 [--weights weights/blurnet.pt] [--naive]
+    nice -n 10 python benchmarks/bench_rank.py --n 20 [--weights weights/blurnet.pt] [--naive]
 
 The photos are made once in /tmp (never in the repository) by upscaling CUHK training images (or, without them,
 a synthetic texture) to 4000 x 3000 and saving them as JPEG quality 92, like a phone photo. Without weights, the
@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-CUHK = Path("/work/shared/data/cuhk-train/images")
+CUHK = Path(__file__).resolve().parents[2] / "shared" / "data" / "cuhk-train" / "images"
 
 
 def make_photos(folder: Path, n: int, size=(4000, 3000)) -> list[Path]:

@@ -1,7 +1,7 @@
 """Quality of `blurtool rank`: does the blur degree S order photos by how blurred they are, and do the verdict rules
 give the right level? Measured on CUHK validation images (never trained on) and composites made from them.
 
-    nice -n 10 /work/venv/bin/python benchmarks/rank_quality.py [--weights weights/blurnet.pt] [--max-images 80]
+    nice -n 10 python benchmarks/rank_quality.py [--weights weights/blurnet.pt] [--max-images 80]
 
 Data: the validation stems of the weights card (``val_stems`` in weights/blurnet.json), else the last 10 % of the
 stems of each kind. Nothing is written to the repository. Experiments:
@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
-ROOT = Path("/work/shared/data/cuhk-train")
+ROOT = Path(str(Path(__file__).resolve().parents[2] / "shared" / "data" / "cuhk-train"))
 CROP = 192
 LEVELS = ["no-blur", "good-blur", "ok-blur", "bad-blur"]
 

@@ -1,6 +1,6 @@
 """The blur map on real photos the model never trained on, in one command: the figures the README reports.
 
-    nice /work/venv/bin/python benchmarks/real_photos.py [--weights weights/blurnet.pt] [--json out.json]
+    nice python benchmarks/real_photos.py [--weights weights/blurnet.pt] [--json out.json]
                                                           [--working-size N] [--data ../shared/data]
 
 Every set is the held-out part of a training folder, named by the weights card (`training.val_stems`), so a model is
