@@ -140,12 +140,12 @@ def register(app: typer.Typer) -> None:
         if stem_list is not None and split is Split.val:
             raise InputError("use either --list or --split val, not both")
         stems = read_stem_list(stem_list) if stem_list is not None else None
-        list_samples(data_dir, stems)  # check the folder before loading the model
+        samples = list_samples(data_dir, stems)  # check the folder before loading the model
         detector, card = _load_detector(weights, device, threshold, working_size, fast)
         if split is Split.val:
             source = f"{(card or {}).get('path', weights or 'weights')} card"
             # A model trained on several folders holds out images of each: measure those of this folder.
-            here = {s.stem for s in list_samples(data_dir)}
+            here = {s.stem for s in samples}  # --split val excludes --list: these are all the folder's images
             stems = [s for s in val_stems(card, source) if s in here]
             if not stems:
                 raise InputError(f"{data_dir}: none of the validation images the {source} names are in this folder")
