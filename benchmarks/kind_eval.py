@@ -48,7 +48,7 @@ def make_composite(rng, bg_ex, src_ex, kind, size):
     mask = random_blob(rng, h, w, (0.1, 0.3)) & (src_lab == SHARP)
     if mask.mean() < 0.03:
         return None
-    return composite(rng, bg, bg_lab, src, mask, kind)
+    return composite(rng, bg, bg_lab, src, mask, kind)[:2]
 
 
 def main():

@@ -21,6 +21,7 @@ class BlurNet(nn.Module):
             self.config.ppm_bins,
             self.config.ppm_channels,
             self.config.num_classes,
+            self.config.amount_head,
         )
         self.gradient = GradientBranch(self.encoder.channels[0]) if self.config.gradient_input else None
 
@@ -35,7 +36,8 @@ class BlurNet(nn.Module):
     def forward(self, x):
         """x: (B, 3, H, W) normalised, H and W multiples of config.stride.
 
-        Eval: logits (B, num_classes, H/2, W/2). Training: list of logits at strides 2, 4, 8, 16 (multi-scale loss)."""
+        Eval: logits (B, C, H/2, W/2). Training: list of logits at strides 2, 4, 8, 16 (multi-scale loss).
+        C = num_classes, plus one last channel, log(1 + blur radius in input px), with config.amount_head."""
         skips = self.encoder(x)
         if self.gradient is not None:
             skips[0] = skips[0] + self.gradient(x)

@@ -15,6 +15,9 @@ class BlurNetConfig:
     # Image-gradient branch into the stride-2 skip (Zhang & Yan 2020); off in files trained before it existed.
     gradient_input: bool = False
     num_classes: int = 3  # 0 sharp, 1 defocus, 2 motion (Kim et al. 2019)
+    # One more output channel per decoder stage: the blur amount, log(1 + radius in px at the network's input scale)
+    # (radius of a disk, half the length of a motion streak). Off in files trained before it existed.
+    amount_head: bool = False
     # Kim et al. found batch-norm hurt in the decoder; the encoder keeps its ImageNet BN frozen in eval mode because a
     # CPU batch of 8 crops gives noisy batch statistics.
     freeze_encoder_bn: bool = True

@@ -71,6 +71,9 @@ class TrainConfig:
     gradient_input: bool = _opt(
         False, "Image-gradient branch (Sobel x, y, magnitude) into the finest skip (Zhang & Yan 2020); a model option."
     )
+    amount_weight: float = _opt(
+        1.0, "Weight of the blur-amount loss (L1 on log(1 + radius px)) beside the cross-entropy of the map."
+    )
     multiscale_loss: bool = _opt(True, "Cross-entropy at strides 2, 4, 8 and 16 (Kim et al.); off = finest scale only.")
     resume: bool = _opt(False, "Continue from <out>/last.pt.")
 
@@ -129,6 +132,7 @@ _RANGES = {
     "workers": _at_least(0),
     "threads": _at_least(0),
     "p_grey": _share(),
+    "amount_weight": _at_least(0),
 }
 
 

@@ -20,14 +20,17 @@ from ..errors import InputError
 from .config import SAMPLE_SHARES
 from .synth import (
     DEFOCUS,
+    IGNORE,
     MOTION,
     SHARP,
     average_frames,
     blur,
     composite,
+    frame_average_amount,
     frame_average_labels,
+    graded_kernel,
+    known_amount,
     random_blob,
-    random_kernel,
     visible_labels,
 )
 
@@ -145,7 +148,8 @@ def split_train_val(stems: list[str], val_count: int, seed: int) -> tuple[list[s
 
 
 class BlurTrainingSet:
-    """Map-style dataset: item i -> (image CHW float32 normalised, labels HxW int64), deterministic in (seed, i)."""
+    """Map-style dataset: item i -> (image CHW float32 normalised, labels HxW int64, amount HxW float32 px with NaN
+    where unknown), deterministic in (seed, i). Every sample maker returns (image, labels, amount) at the crop's scale."""
 
     def __init__(self, examples: list[Example], config, mean, std, sequences: list[FrameSequence] = ()):
         self.examples = examples
@@ -194,29 +198,37 @@ class BlurTrainingSet:
     # --- sample kinds ----------------------------------------------------------------------------------------
     def _plain(self, rng, size):
         ex = self.examples[int(rng.integers(len(self.examples)))]
-        return self._crop(rng, *self._scaled(rng, ex, size), size)
+        img, lab = self._crop(rng, *self._scaled(rng, ex, size), size)
+        return img, lab, known_amount(lab)
 
     def _mixed(self, rng, size):
-        bg, bg_lab = self._plain(rng, size)
+        bg, bg_lab, bg_amount = self._plain(rng, size)
         for _ in range(4):
-            src, src_lab = self._plain(rng, size)
+            src, src_lab, _ = self._plain(rng, size)
             mask = random_blob(rng, size, size) & (src_lab == SHARP)
             if mask.mean() > 0.05:
                 kind = int(rng.choice([MOTION, DEFOCUS, SHARP], p=[0.5, 0.25, 0.25]))
-                return composite(rng, bg, bg_lab, src, mask, kind)
-        return bg, bg_lab
+                return composite(rng, bg, bg_lab, src, mask, kind, bg_amount)
+        return bg, bg_lab, bg_amount
 
     def _global(self, rng, size):
+        """A sharp crop blurred as a whole by a kernel of known radius over the amount's range; a blur milder than the
+        map's range teaches the amount only (its map labels are IGNORE)."""
         win = self._sharp_window(rng, size)
         if win is None:
             return self._plain(rng, size)
         kind = int(rng.choice([MOTION, DEFOCUS]))
-        blurred = blur(win[0], random_kernel(rng, kind))
-        return blurred, visible_labels(win[0], blurred, np.full((size, size), kind, np.uint8))
+        kernel, radius, in_map_range = graded_kernel(rng, kind)
+        blurred = blur(win[0], kernel)
+        labels = visible_labels(win[0], blurred, np.full((size, size), kind, np.uint8))
+        amount = np.where(labels == IGNORE, np.nan, radius).astype(np.float32)
+        if not in_map_range:
+            labels[:] = IGNORE
+        return blurred, labels, amount
 
     def _sharp_only(self, rng, size):
         win = self._sharp_window(rng, size)
-        return win if win is not None else self._plain(rng, size)
+        return (*win, np.zeros(win[1].shape, np.float32)) if win is not None else self._plain(rng, size)
 
     def _frames(self, rng, size):
         """Real motion blur: a run of consecutive frames averaged, cropped at a jittered scale."""
@@ -233,20 +245,21 @@ class BlurTrainingSet:
             interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
             run = np.stack([cv2.resize(f, (size, size), interpolation=interp) for f in run])
         averaged, sharp = average_frames(run), run[n // 2]
-        return averaged, frame_average_labels(sharp, averaged)
+        labels = frame_average_labels(sharp, averaged)
+        return averaged, labels, frame_average_amount(run, labels)
 
-    def _augment(self, rng, img, lab):
+    def _augment(self, rng, img, lab, amount):
         if rng.random() < 0.5:
-            img, lab = img[:, ::-1], lab[:, ::-1]
+            img, lab, amount = img[:, ::-1], lab[:, ::-1], amount[:, ::-1]
         k = int(rng.integers(4))  # 90-degree rotations (Kim et al.)
-        img, lab = np.rot90(img, k), np.rot90(lab, k)
+        img, lab, amount = np.rot90(img, k), np.rot90(lab, k), np.rot90(amount, k)
         # Brightness/contrast jitter (Zhang et al. 2018).
         img = (img - 0.5) * rng.uniform(0.75, 1.25) + 0.5 + rng.uniform(-0.1, 0.1)
         if self.cfg.p_grey > 0 and rng.random() < self.cfg.p_grey:
             # Rec. 601 luma, as OpenCV's RGB2GRAY, repeated in three channels: a greyscale photo as detect reads it.
             grey = img @ np.array([0.299, 0.587, 0.114], np.float32)
             img = np.repeat(grey[..., None], 3, axis=2)
-        return np.clip(img, 0, 1), lab
+        return np.clip(img, 0, 1), lab, amount
 
     def sample(self, index: int):
         rng = np.random.default_rng((self.cfg.seed, index))
@@ -260,14 +273,18 @@ class BlurTrainingSet:
         for name in SAMPLE_SHARES:
             edge += getattr(self.cfg, name)
             if r < edge:
-                img, lab = makers[name](rng, size)
+                img, lab, amount = makers[name](rng, size)
                 break
         else:
-            img, lab = self._plain(rng, size)
-        img, lab = img[MARGIN:-MARGIN, MARGIN:-MARGIN], lab[MARGIN:-MARGIN, MARGIN:-MARGIN]
-        return self._augment(rng, img, lab)
+            img, lab, amount = self._plain(rng, size)
+        inner = (slice(MARGIN, -MARGIN), slice(MARGIN, -MARGIN))
+        return self._augment(rng, img[inner], lab[inner], amount[inner])
 
     def __getitem__(self, index):
-        img, lab = self.sample(index)
+        img, lab, amount = self.sample(index)
         img = (img - self.mean) / self.std
-        return np.ascontiguousarray(img.transpose(2, 0, 1), np.float32), np.ascontiguousarray(lab, np.int64)
+        return (
+            np.ascontiguousarray(img.transpose(2, 0, 1), np.float32),
+            np.ascontiguousarray(lab, np.int64),
+            np.ascontiguousarray(amount, np.float32),
+        )

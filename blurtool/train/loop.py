@@ -63,9 +63,9 @@ def warm_start(model, path) -> tuple[dict, list[str]]:
     return card, [k for k in own if k not in copied]
 
 
-def predict_probs(model, image_u8: np.ndarray, working_size: int, mean, std, device="cpu") -> np.ndarray:
-    """Class probabilities HxWx3 at the image's size, network run at `working_size` (validation only: plain bilinear
-    upsampling; the product path is blurtool.inference.BlurDetector)."""
+def predict_probs(model, image_u8: np.ndarray, working_size: int, mean, std, device="cpu"):
+    """(class probabilities HxWx3, blur amount HxW in working-scale px or None) at the image's size, network run at
+    `working_size` (validation only: plain bilinear upsampling; the product path is blurtool.inference.BlurDetector)."""
     import cv2
     import torch
     import torch.nn.functional as F
@@ -78,10 +78,42 @@ def predict_probs(model, image_u8: np.ndarray, working_size: int, mean, std, dev
     ph, pw = (-nh) % 32, (-nw) % 32
     x = torch.from_numpy(x.transpose(2, 0, 1)[None].copy()).to(device)
     x = F.pad(x, (0, pw, 0, ph), mode="reflect")
+    classes = model.config.num_classes
     with torch.inference_mode():
-        logits = model(x)[..., : (nh + 1) // 2, : (nw + 1) // 2]
-        probs = F.interpolate(logits.float().softmax(1), size=(h, w), mode="bilinear", align_corners=False)
-    return probs[0].permute(1, 2, 0).cpu().numpy()
+        out = model(x)[..., : (nh + 1) // 2, : (nw + 1) // 2].float()
+        out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
+        probs = out[:, :classes].softmax(1)[0].permute(1, 2, 0).cpu().numpy()
+        amount = torch.expm1(out[0, classes].clamp_min(0)).cpu().numpy() if out.shape[1] > classes else None
+    return probs, amount
+
+
+def validate_amount(model, examples, working_size, mean, std, device="cpu", max_images: int = 8) -> dict:
+    """The progressive-blur amount benchmark (synth.progressive_blurs) on up to `max_images` validation photos that
+    are sharp everywhere, each at the working size; the estimate of a blurred photo is the median amount over the
+    pixels where the sharp photo is textured (a flat sky shows no blur whatever its amount)."""
+    import cv2
+
+    from .metrics import progressive_amount_scores
+    from .synth import progressive_blurs, textured
+
+    sharp = [ex for ex in examples if not (ex.labels > 0).any()][:max_images]
+    cases = []
+    for ex in sharp:
+        h, w = ex.labels.shape
+        f = working_size / max(h, w)
+        img = cv2.resize(ex.image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+        img = img.astype(np.float32) / 255.0
+        where = textured(img)
+        crop = []
+        for kind, radius, blurred in progressive_blurs(img):
+            u8 = (np.clip(blurred, 0, 1) * 255 + 0.5).astype(np.uint8)
+            _, amount = predict_probs(model, u8, working_size, mean, std, device)
+            if amount is None:
+                return {}
+            crop.append((kind, radius, float(np.median(amount[where])) if where.any() else 0.0))
+        cases.append(crop)
+    scores = progressive_amount_scores(cases) if cases else {}
+    return {k: round(v, 4) for k, v in scores.items() if v is not None}
 
 
 def validate(model, examples, working_size, mean, std, threshold=DEFAULT_THRESHOLD, device="cpu") -> dict:
@@ -99,7 +131,7 @@ def validate(model, examples, working_size, mean, std, threshold=DEFAULT_THRESHO
     for source, group in by_source.items():
         records, shares = [], []
         for ex in group:
-            probs = predict_probs(model, ex.image, working_size, mean, std, device)
+            probs, _ = predict_probs(model, ex.image, working_size, mean, std, device)
             blur = 1.0 - probs[..., 0]
             kind = np.where(blur >= threshold, 1 + np.argmax(probs[..., 1:], axis=-1), 0).astype(np.uint8)
             records.append(image_record(blur, ex.labels > 0, threshold, kind, ex.labels, name=ex.stem))
@@ -113,6 +145,9 @@ def validate(model, examples, working_size, mean, std, threshold=DEFAULT_THRESHO
             scores.append(summary["miou"])
         out[source] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in summary.items()}
     out["score"] = round(float(np.mean(scores)), 4)
+    amount = validate_amount(model, examples, working_size, mean, std, device)
+    if amount:  # reported, not part of the score: the best checkpoint is the best map
+        out["amount"] = amount
     return out
 
 
@@ -121,7 +156,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
     import torch
 
     from ..model import BlurNetConfig, create_model
-    from .losses import multiscale_cross_entropy
+    from .losses import multiscale_amount_l1, multiscale_cross_entropy
 
     # OpenCV's thread pool does not survive fork(): a data worker forked after the parent used it deadlocks in its
     # first cv2 call. One OpenCV thread in the parent keeps the fork safe; torch has the cores for the model.
@@ -141,7 +176,8 @@ def train(cfg: TrainConfig, console=None) -> Path:
     train_examples, val_examples = split_by_folder(examples, cfg.val_share, cfg.split_seed)
     val_stems = sorted(e.stem for e in val_examples)
 
-    model = create_model("blurnet", **dataclasses.asdict(BlurNetConfig(gradient_input=cfg.gradient_input)))
+    model_config = BlurNetConfig(gradient_input=cfg.gradient_input, amount_head=True)
+    model = create_model("blurnet", **dataclasses.asdict(model_config))
     init_card, init_record, init_message = None, None, None
     if cfg.init:
         init_card, fresh = warm_start(model, cfg.init)
@@ -295,11 +331,14 @@ def train(cfg: TrainConfig, console=None) -> Path:
     model.train()
     start = time.time() - (history[-1]["minutes"] * 60 if history else 0)
     running, t_last = 0.0, time.time()
-    for images, labels in loader:
+    classes = model_config.num_classes
+    for images, labels, amount in loader:
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        amount = amount.to(device, non_blocking=True)
         with autocast:
             logits = model(images)
-        loss = multiscale_cross_entropy(logits, labels, cfg.multiscale_loss)
+        loss = multiscale_cross_entropy([o[:, :classes] for o in logits], labels, cfg.multiscale_loss)
+        loss = loss + cfg.amount_weight * multiscale_amount_l1(logits, amount, cfg.multiscale_loss)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)

@@ -83,12 +83,47 @@ def shake_kernel(rng: np.random.Generator, extent: float, steps: int = 96) -> np
     return k / k.sum()
 
 
-def random_kernel(rng: np.random.Generator, kind: int) -> np.ndarray:
-    """A random motion (line) or defocus (disk) kernel. (Camera-shake trajectories for a share of the motion kernels
-    did not pay, docs/training.md: real shake comes from the frame folders.)"""
+# Kernels the map is taught to call blurred (Kim et al.'s ranges): disk radius and motion length in px.
+MAP_DISK_RADII = (2.0, 9.0)
+MAP_MOTION_LENGTHS = (7.0, 31.0)
+# Kernels the amount is taught on: from barely visible to beyond the map's range, log-uniform so each doubling of the
+# radius gets the same share of samples.
+GRADED_DISK_RADII = (0.5, 12.0)
+GRADED_MOTION_LENGTHS = (2.0, 32.0)
+
+
+def kernel_radius(kind: int, size: float) -> float:
+    """The blur amount of a kernel, in px: a disk's radius, or half a motion streak's length (the same reach)."""
+    return size / 2.0 if kind == MOTION else size
+
+
+def random_kernel(rng: np.random.Generator, kind: int) -> tuple[np.ndarray, float]:
+    """A random motion (line) or defocus (disk) kernel in the map's ranges, and its radius (kernel_radius).
+    (Camera-shake trajectories for a share of the motion kernels did not pay, docs/training.md: real shake comes from
+    the frame folders.)"""
     if kind == MOTION:
-        return motion_kernel(rng.uniform(7, 31), rng.uniform(0, 180))
-    return disk_kernel(rng.uniform(2.0, 9.0))
+        length = rng.uniform(*MAP_MOTION_LENGTHS)
+        return motion_kernel(length, rng.uniform(0, 180)), kernel_radius(MOTION, length)
+    radius = rng.uniform(*MAP_DISK_RADII)
+    return disk_kernel(radius), radius
+
+
+def graded_kernel(rng: np.random.Generator, kind: int) -> tuple[np.ndarray, float, bool]:
+    """A kernel over the amount's whole range (log-uniform), its radius, and whether it lies in the map's range (a
+    milder blur is left out of the map's loss: whether it counts as blurred is what real labels teach)."""
+    lo, hi = GRADED_MOTION_LENGTHS if kind == MOTION else GRADED_DISK_RADII
+    size = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    if kind == MOTION:
+        kernel, in_range = motion_kernel(size, rng.uniform(0, 180)), size >= MAP_MOTION_LENGTHS[0]
+    else:
+        kernel, in_range = disk_kernel(size), size >= MAP_DISK_RADII[0]
+    return kernel, kernel_radius(kind, size), in_range
+
+
+def known_amount(labels: np.ndarray) -> np.ndarray:
+    """The amount target a labelled photo gives: 0 where sharp, unknown (NaN) elsewhere (a binary mask says blurred,
+    not how much)."""
+    return np.where(labels == SHARP, 0.0, np.nan).astype(np.float32)
 
 
 def blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -142,32 +177,39 @@ def composite(
     subject: np.ndarray,
     subject_mask: np.ndarray,
     kind: int,
-) -> tuple[np.ndarray, np.ndarray]:
+    background_amount: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Paste `subject` (where `subject_mask`) onto `background`, blurred by a random kernel of `kind` (SHARP = none).
 
     Images float32 HxWx3 in [0, 1]; labels uint8. The mask is blurred with the same kernel and becomes the alpha,
     as a moving object smears its own silhouette (Kim et al. Alg. 1); pixels with alpha > 0.5 take the label `kind`,
-    or IGNORE where the blur left them visibly unchanged."""
+    or IGNORE where the blur left them visibly unchanged. Returns (image, labels, amount): the amount (float32 px,
+    NaN = unknown) is the background's (default: known_amount of its labels) with the kernel's radius on the pasted
+    pixels."""
     alpha = subject_mask.astype(np.float32)
     subject_unblurred = subject
+    radius = 0.0
     if kind != SHARP:
-        k = random_kernel(rng, kind)
+        k, radius = random_kernel(rng, kind)
         subject = blur(subject, k)
         alpha = blur(alpha, k)
     else:
         alpha = cv2.GaussianBlur(alpha, (3, 3), 0.7)  # a sharp cut-out still has an anti-aliased edge
     image = alpha[..., None] * subject + (1 - alpha[..., None]) * background
     labels = background_labels.copy()
-    labels[alpha > 0.5] = kind
+    pasted = alpha > 0.5
+    labels[pasted] = kind
+    amount = known_amount(background_labels) if background_amount is None else background_amount.copy()
+    amount[pasted] = radius
     if kind != SHARP:
         # The unblurred composite is the reference: where pasting the blurred subject changed nothing visible (a flat
         # part of it), its pixels leave the loss.
         sharp_alpha = subject_mask.astype(np.float32)[..., None]
         reference = sharp_alpha * subject_unblurred + (1 - sharp_alpha) * background
-        pasted = alpha > 0.5
         unseen = pasted & ~visible_change(reference.astype(np.float32), image.astype(np.float32))
         labels[unseen] = IGNORE
-    return image.astype(np.float32), labels
+        amount[unseen] = np.nan
+    return image.astype(np.float32), labels, amount
 
 
 # Display gamma of the frames: averaging is done in linear light, as a longer exposure integrates it (the GoPro
@@ -191,3 +233,37 @@ def frame_average_labels(sharp: np.ndarray, averaged: np.ndarray) -> np.ndarray:
     labels[textured(sharp) & ~moved] = SHARP
     labels[moved] = MOTION
     return labels
+
+
+def frame_average_amount(run: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The amount of the average of `run` (N x H x W x 3 float32 RGB in [0, 1]) given its labels: half the
+    displacement from the first frame to the last where it moved, 0 where sharp, unknown (NaN) where IGNORE.
+
+    The displacement is the sum of the dense optical flows (Farneback, OpenCV) between consecutive frames: each is a
+    few px, where the method is reliable, while one flow from the first frame to the last fails on fine texture moved
+    tens of px."""
+    grey = [(np.clip(_grey(f), 0, 1) * 255 + 0.5).astype(np.uint8) for f in run]
+    total = np.zeros((*labels.shape, 2), np.float32)
+    for a, b in zip(grey[:-1], grey[1:]):
+        total += cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    amount = np.full(labels.shape, np.nan, np.float32)
+    amount[labels == SHARP] = 0.0
+    moved = labels == MOTION
+    amount[moved] = 0.5 * np.linalg.norm(total, axis=-1)[moved]
+    return amount
+
+
+# The amount benchmark (Zhang et al. 2018's progressive blur): each held-out sharp crop blurred by these disks and
+# motion streaks, at the network's working scale.
+PROGRESSIVE_DISK_RADII = (1.0, 2.0, 3.0, 5.0, 7.0, 10.0)
+PROGRESSIVE_MOTION_LENGTHS = (5.0, 11.0, 21.0, 31.0)
+
+
+def progressive_blurs(sharp: np.ndarray, angle_deg: float = 30.0) -> list[tuple[int, float, np.ndarray]]:
+    """(kind, true radius px, blurred image) for every progressive disk and motion streak (kernel_radius), of one
+    sharp float32 RGB image."""
+    cases = [(DEFOCUS, r, blur(sharp, disk_kernel(r))) for r in PROGRESSIVE_DISK_RADII]
+    cases += [
+        (MOTION, kernel_radius(MOTION, n), blur(sharp, motion_kernel(n, angle_deg))) for n in PROGRESSIVE_MOTION_LENGTHS
+    ]
+    return cases

@@ -56,13 +56,17 @@ def test_samples_are_deterministic_and_well_formed(cuhk_folder):
     assert len(ds) == 40
     seen_kinds = set()
     for i in range(40):
-        img, lab = ds[i]
+        img, lab, amount = ds[i]
         assert img.shape == (3, 64, 64) and img.dtype == np.float32
         assert lab.shape == (64, 64) and set(np.unique(lab)) <= {SHARP, DEFOCUS, MOTION, IGNORE}
+        assert amount.shape == (64, 64) and amount.dtype == np.float32
+        known = ~np.isnan(amount)
+        # Sharp pixels have amount 0; a known amount on a blurred label is a kernel's radius, never 0.
+        assert (amount[lab == SHARP] == 0).all() and (amount[known & (lab != SHARP) & (lab != IGNORE)] > 0).all()
         seen_kinds |= set(np.unique(lab).tolist())
     assert seen_kinds >= {0, 1, 2}
     a, b = ds[7], ds[7]
-    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(a, b))
 
 
 
@@ -110,9 +114,12 @@ def test_frame_samples_label_the_moving_part_motion_and_the_still_part_sharp(cuh
                 scale_jitter=0.0)
     ds = BlurTrainingSet(examples, TrainConfig(p_frames=1.0, **only), [0.5] * 3, [0.25] * 3, sequences)
     for i in range(6):
-        img, lab = ds._frames(np.random.default_rng(i), 96)
+        img, lab, amount = ds._frames(np.random.default_rng(i), 96)
         assert img.shape == (96, 96, 3) and lab.shape == (96, 96)
         assert set(np.unique(lab)) <= {SHARP, MOTION, IGNORE} and (lab == MOTION).any()
+        # The top half slides 2 px a frame: a run of 5-15 frames moves it 8-28 px, radius 4-14 px.
+        assert (amount[lab == SHARP] == 0).all()
+        assert 3 < np.median(amount[:48][lab[:48] == MOTION]) < 15
     # Without a frame folder the share falls back to plain crops of the photos.
     plain = BlurTrainingSet(examples, TrainConfig(p_frames=1.0, **only), [0.5] * 3, [0.25] * 3)
     assert IGNORE not in set(np.unique(plain.sample(0)[1]))

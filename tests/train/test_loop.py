@@ -6,7 +6,7 @@ from blurtool.errors import InputError
 from blurtool.train.config import TrainConfig
 from blurtool.train.data import split_train_val
 from blurtool.train.loop import train
-from blurtool.weights import load_weights
+from blurtool.weights import load_weights, save_weights
 
 
 def _cfg(cuhk_folder, out, **kw):
@@ -134,15 +134,20 @@ def test_init_warm_starts_from_a_weights_file_and_records_its_stages(cuhk_folder
     from blurtool.train.loop import warm_start
 
     first = train(_cfg(cuhk_folder, tmp_path / "a", steps=1))
-    model = create_model("blurnet")
+    model = create_model("blurnet", amount_head=True)
     _, fresh = warm_start(model, first)
     assert fresh == []
     source, _ = load_weights(first)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), source.state_dict().values()))
     # A model with a new part (the gradient branch) keeps what matches and starts the new tensors fresh.
-    grown = create_model("blurnet", gradient_input=True)
+    grown = create_model("blurnet", gradient_input=True, amount_head=True)
     _, fresh = warm_start(grown, first)
     assert fresh and all("gradient" in name or "skip" in name or "dec" in name for name in fresh)
+    # A file from before the amount channel warm-starts every class head; only the amount convolutions start fresh.
+    old = tmp_path / "old.pt"
+    save_weights(old, create_model("blurnet"), {"threshold": 0.5})
+    _, fresh = warm_start(create_model("blurnet", amount_head=True), old)
+    assert fresh and all(".amount." in name for name in fresh)
     _, card = load_weights(train(_cfg(cuhk_folder, tmp_path / "b", steps=1, init=str(first))))
     stages = card["training"]["stages"]
     assert len(stages) == 2 and stages[1]["init"]["file"] == "best.pt"

@@ -11,7 +11,9 @@ from blurtool.train.synth import (
     blur,
     composite,
     disk_kernel,
+    frame_average_amount,
     frame_average_labels,
+    graded_kernel,
     motion_kernel,
     random_blob,
     shake_kernel,
@@ -71,10 +73,10 @@ def test_composite_labels_follow_the_blurred_alpha():
     subject = _texture(size=64) * 0.5 + 0.5  # textured and brighter than the background
     mask = np.zeros((64, 64), bool)
     mask[16:48, 16:48] = True
-    img, labels = composite(rng, bg, bg_labels, subject, mask, MOTION)
+    img, labels, _ = composite(rng, bg, bg_labels, subject, mask, MOTION)
     assert labels[32, 32] == MOTION and labels[2, 2] == DEFOCUS
     assert img[32, 32].min() > 0.4 and img[2, 2].max() < 1e-6
-    _, sharp_labels = composite(rng, bg, bg_labels, subject, mask, SHARP)
+    _, sharp_labels, _ = composite(rng, bg, bg_labels, subject, mask, SHARP)
     assert (sharp_labels[mask] == SHARP).mean() > 0.95
 
 
@@ -85,7 +87,7 @@ def test_composite_leaves_a_flat_subject_s_unchanged_inside_out_of_the_loss():
     subject = np.ones((96, 96, 3), np.float32)
     mask = np.zeros((96, 96), bool)
     mask[16:80, 16:80] = True
-    _, labels = composite(np.random.default_rng(0), bg, np.zeros((96, 96), np.uint8), subject, mask, MOTION)
+    _, labels, _ = composite(np.random.default_rng(0), bg, np.zeros((96, 96), np.uint8), subject, mask, MOTION)
     assert labels[48, 48] == IGNORE
     assert (labels == MOTION).any() and (labels[:8, :8] == SHARP).all()
 
@@ -134,3 +136,28 @@ def _texture(seed=0, size=160):
     rng = np.random.default_rng(seed)
     small = rng.random((size // 4, size // 4, 3)).astype(np.float32)
     return cv2.resize(small, (size, size), interpolation=cv2.INTER_NEAREST)
+
+
+def test_frame_average_amount_is_half_the_displacement_of_the_run():
+    rng = np.random.default_rng(3)
+    texture = cv2.GaussianBlur(rng.random((96, 160, 3)).astype(np.float32), (0, 0), 1.0)
+    run = np.stack([texture[:, 20 + 2 * t : 116 + 2 * t] for t in range(7)])  # 2 px a frame: 12 px in all
+    labels = np.full((96, 96), MOTION, np.uint8)
+    labels[:, :8] = SHARP
+    labels[:8] = IGNORE
+    amount = frame_average_amount(run, labels)
+    assert np.isnan(amount[:8]).all() and (amount[8:, :8] == 0).all()
+    assert abs(np.median(amount[20:80, 20:80]) - 6.0) < 0.5
+
+
+def test_graded_kernels_span_the_amount_range_and_say_when_the_map_learns_them():
+    rng = np.random.default_rng(0)
+    radii = {MOTION: [], DEFOCUS: []}
+    for _ in range(400):
+        kind = MOTION if rng.random() < 0.5 else DEFOCUS
+        kernel, radius, in_map_range = graded_kernel(rng, kind)
+        assert abs(kernel.sum() - 1) < 1e-5
+        assert in_map_range == (radius >= (3.5 if kind == MOTION else 2.0))
+        radii[kind].append(radius)
+    assert min(radii[DEFOCUS]) < 0.7 and max(radii[DEFOCUS]) > 10
+    assert min(radii[MOTION]) < 1.3 and max(radii[MOTION]) > 13
