@@ -490,7 +490,7 @@ def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 
 @dataclass(frozen=True)
 class BadInput:
-    """An input argument that gives no image (missing, a folder without recursion, a glob matching nothing)."""
+    """An input argument that gives no image (missing, a folder without images, a glob matching nothing)."""
 
     source: str
     reason: str
@@ -573,6 +573,17 @@ def _recursive_glob(pattern: str, exclude: Callable[[Path], bool] | None) -> lis
     return sorted(found)
 
 
+def _no_images(folder: Path, recursive: bool) -> str:
+    if not recursive:
+        try:
+            subs = any(e.is_dir() and not e.name.startswith(".") for e in os.scandir(folder))
+        except OSError:
+            subs = False
+        if subs:
+            return "folder has no images at its top level (add --recursive to take those in its sub-folders)"
+    return "folder contains no images (JPEG, PNG, TIFF, BMP, WebP, HEIC, AVIF or camera RAW)"
+
+
 def iter_images(
     paths: Iterable[str | os.PathLike],
     recursive: bool = False,
@@ -582,8 +593,9 @@ def iter_images(
     """Expand command-line inputs into image paths, in argument order, each path once.
 
     * A file is yielded as it is (whatever its extension: reading it will say if it is not an image).
-    * A folder is an error unless `recursive`: then every image (by extension) below it is yielded, sorted, hidden
-      files and folders skipped. Requiring the flag avoids processing a whole tree by a typo.
+    * A folder gives the images (by extension) at its top level, sorted, hidden files skipped; with `recursive`,
+      every image below it, in its sub-folders too (hidden folders skipped). Descending only on request keeps a typo
+      from processing a whole tree, the same rule for every command.
     * A pattern with * ? [ ] that is not an existing file is expanded with glob (``**`` only with `recursive`);
       matching folders are treated as above.
     * `exclude(path)` drops files found in folders/globs, e.g. blurtool's own outputs next to the inputs.
@@ -602,12 +614,13 @@ def iter_images(
         s = os.fspath(raw)
         p = Path(s)
         if p.is_dir():
-            if not recursive:
-                yield BadInput(s, "is a directory (add --recursive to process the images in it)")
+            try:
+                images = _folder_images(p, recursive, exclude)
+            except OSError as e:
+                yield BadInput(s, f"cannot read this folder ({e.strerror or e})")
                 continue
-            images = _folder_images(p, True, exclude)
             if not images:
-                yield BadInput(s, "folder contains no images (" + ", ".join(sorted(IMAGE_EXTENSIONS)) + ")")
+                yield BadInput(s, _no_images(p, recursive))
             for q in images:
                 yield from emit(q)
         elif p.exists():
@@ -620,8 +633,7 @@ def iter_images(
                 for m in sorted(glob.glob(s)):  # no ** recursion: glob cannot loop
                     mp = Path(m)
                     if mp.is_dir():
-                        if recursive:
-                            files.extend(_folder_images(mp, True, exclude))
+                        files.extend(_folder_images(mp, recursive, exclude))
                     elif mp.suffix.lower() in IMAGE_EXTENSIONS and not (exclude is not None and exclude(mp)):
                         files.append(mp)
             if not files:

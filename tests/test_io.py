@@ -233,11 +233,26 @@ def test_iter_images(tmp_path):
     f = tmp_path / "single.webp"
     f.write_bytes(b"x")
 
-    items = list(iter_images([d]))
-    assert len(items) == 1 and isinstance(items[0], BadInput) and "--recursive" in items[0].reason
-
+    # A folder means its photos at the top level; --recursive adds its sub-folders.
+    got = list(iter_images([d], exclude=lambda p: p.name.endswith(".blur.png")))
+    assert got == [d / "a.PNG", d / "b.jpg"]
     got = list(iter_images([f, d, f], recursive=True, exclude=lambda p: p.name.endswith(".blur.png")))
     assert got == [f, d / "a.PNG", d / "b.jpg", d / "sub" / "c.tif"]  # sorted, deduplicated, hidden skipped
+
+    # A folder whose photos are all in sub-folders says how to take them.
+    items = list(iter_images([d / "sub" / ".."]))  # the same folder by another name: top level has photos
+    assert len(items) == 3
+    (tmp_path / "tree" / "2024").mkdir(parents=True)
+    (tmp_path / "tree" / "2024" / "x.jpg").write_bytes(b"x")
+    items = list(iter_images([tmp_path / "tree"]))
+    assert len(items) == 1 and isinstance(items[0], BadInput) and "--recursive" in items[0].reason
+    assert list(iter_images([tmp_path / "tree"], recursive=True)) == [tmp_path / "tree" / "2024" / "x.jpg"]
+    (tmp_path / "empty").mkdir()
+    items = list(iter_images([tmp_path / "empty"]))
+    assert isinstance(items[0], BadInput) and "contains no images" in items[0].reason
+    # A glob matching folders takes their top level too, as the shell's expansion of the same pattern would.
+    assert isinstance(list(iter_images([str(tmp_path / "tre*")]))[0], BadInput)  # tree/ has no photo at its top
+    assert [p.name for p in iter_images([str(tmp_path / "tree" / "20*")])] == ["x.jpg"]
 
     got = list(iter_images([str(d / "*.jpg"), str(tmp_path / "none*.jpg"), tmp_path / "missing.jpg"]))
     assert got[0] == d / "b.jpg"

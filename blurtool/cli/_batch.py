@@ -12,7 +12,8 @@ output to ``job.outputs[tag]`` (with the atomic writers of ``blurtool.io``) and 
     )
     raise typer.Exit(report.exit_code)
 
-What it does: expands files, folders (with --recursive) and globs; names outputs ``<stem><suffix>`` in ``--out DIR``
+What it does: expands files, folders (their top level; with --recursive their sub-folders too) and globs, with
+``expand_photos``, the input rule of every command (``rank`` too); names outputs ``<stem><suffix>`` in ``--out DIR``
 (created; sub-folders of a --recursive folder are mirrored there) or next to each photo; never writes over an input;
 reports the files a folder or glob left out because they are named like outputs; skips a photo whose outputs all
 exist and, unless ``--overwrite``, refuses one where only some exist (a file blurtool did not write is never
@@ -73,7 +74,10 @@ OutDirOpt = Annotated[
     ),
 ]
 RecursiveOpt = Annotated[
-    bool, typer.Option("--recursive", "-r", help="Process the images inside folders, including sub-folders.")
+    bool, typer.Option(
+        "--recursive/--no-recursive", "-r/-R",
+        help="Also take the photos in the sub-folders of the folders given (default: a folder's top level only).",
+    )
 ]
 OverwriteOpt = Annotated[
     bool, typer.Option(
@@ -298,29 +302,53 @@ def report_left_out(left_out: Sequence[Path], photos: Sequence[Path], console=No
                    f"(e.g. {earlier[0]}); give a file by name to process it", console)
 
 
-def _expand(
-    photos: Sequence[str], recursive: bool, out_dir: Path | None, tags: frozenset[str]
-) -> tuple[list[tuple[Path, Path | None]], list[PhotoResult], list[Path]]:
-    """-> [(photo, sub-folder relative to the --out dir or None)], [failures of arguments that gave no photo],
-    [files left out because they are named like outputs]."""
+def expand_photos(
+    photos: Sequence[str],
+    recursive: bool,
+    *,
+    out_dir: Path | None = None,
+    tags: frozenset[str] = OUTPUT_TAGS,
+    exclude_dirs: Sequence[Path] = (),
+) -> tuple[list[tuple[Path, Path | None]], list[tuple[str, str]], list[Path]]:
+    """The one input rule of every command: files as given, a folder's photos at its top level (in its sub-folders
+    too with `recursive`), globs (see `blurtool.io.iter_images`); each photo once.
+
+    -> [(photo, sub-folder relative to `out_dir`, or None)], [(argument, why it gave no photo)], [files left out
+    because they are named like outputs (`tags`)]. Files under `exclude_dirs` (rank's --move/--copy destination, so
+    that sorted photos are not ranked again) are left out too.
+    """
     from blurtool.io import BadInput, iter_images
 
     left_out: list[Path] = []
+    excluded = [Path(d).resolve() for d in exclude_dirs]
+    in_dest: list[Path] = []
 
     def exclude(p: Path) -> bool:
         if _output_tag(p) in tags:
             left_out.append(p)
             return True
+        if excluded:
+            rp = p.resolve()
+            for d in excluded:
+                if rp == d or d in rp.parents:
+                    in_dest.append(d)
+                    return True
         return False
 
     items: list[tuple[Path, Path | None]] = []
-    bad: list[PhotoResult] = []
+    bad: list[tuple[str, str]] = []
     seen: set[Path] = set()
     for arg in photos:
         is_folder = Path(arg).is_dir()
+        in_dest.clear()
         for item in iter_images([arg], recursive, exclude=exclude):
             if isinstance(item, BadInput):
-                bad.append(PhotoResult(photo=item.source, status="failed", error=str(item.error())))
+                reason = item.reason
+                if in_dest:
+                    reason = (f"every photo here is inside the sorting destination {in_dest[0]}, which is left out so "
+                              "that sorted photos are not ranked again; sort into a folder outside the photos (e.g. "
+                              "a sibling folder)")
+                bad.append((item.source, reason))
                 continue
             key = item.resolve()
             if key in seen:
@@ -333,6 +361,15 @@ def _expand(
             items.append((item, sub))
     taken = {p.resolve() for p, _ in items}
     return items, bad, list(dict.fromkeys(p for p in left_out if p.resolve() not in taken))
+
+
+def _expand(
+    photos: Sequence[str], recursive: bool, out_dir: Path | None, tags: frozenset[str]
+) -> tuple[list[tuple[Path, Path | None]], list[PhotoResult], list[Path]]:
+    """expand_photos, with each argument that gave no photo as a failed PhotoResult."""
+    items, bad, left_out = expand_photos(photos, recursive, out_dir=out_dir, tags=tags)
+    failed = [PhotoResult(photo=arg, status="failed", error=f"{arg}: {why}") for arg, why in bad]
+    return items, failed, left_out
 
 
 def _plan_outputs(

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from blurtool.cli._batch import DeviceOpt, JsonOpt, ThresholdOpt, WeightsOpt, WorkingSizeOpt
+from blurtool.cli._batch import DeviceOpt, JsonOpt, RecursiveOpt, ThresholdOpt, WeightsOpt, WorkingSizeOpt
 from blurtool.errors import InputError, OutputError
 from blurtool.ops.rank import RankRules
 
@@ -71,60 +71,20 @@ def _set_torch_threads(n: int) -> int | None:
     return old
 
 
-def expand_inputs(inputs, recursive: bool = True, exclude_dirs=(), left_out: list | None = None):
+def expand_inputs(inputs, recursive: bool = False, exclude_dirs=(), left_out: list | None = None):
     """Photos named by files, folders and globs -> (paths, [(argument, reason)] for arguments that give nothing).
 
-    Folders are searched recursively by default (a library is usually nested by date or event); with
-    ``--no-recursive`` only their top level. blurtool's own outputs (``x.blur.png``...) and anything under
+    The input rule of every command (``blurtool.cli._batch.expand_photos``): a folder's photos at its top level,
+    with ``--recursive`` those in its sub-folders too. blurtool's own outputs (``x.blur.png``...) and anything under
     ``exclude_dirs`` (the --move/--copy destination, so that sorted photos are not ranked again) are left out; the
     former are appended to ``left_out`` (to be reported) when it is given.
     """
-    import glob
+    from blurtool.cli._batch import expand_photos
 
-    from blurtool.cli._batch import OUTPUT_TAGS, _output_tag
-    from blurtool.io import BadInput, iter_images
-
-    excl = [Path(d).resolve() for d in exclude_dirs]
-    in_dest: list[Path] = []
-
-    def exclude(p: Path) -> bool:
-        if _output_tag(p) in OUTPUT_TAGS:
-            if left_out is not None:
-                left_out.append(p)
-            return True
-        rp = p.resolve()
-        for d in excl:
-            if rp == d or d in rp.parents:
-                in_dest.append(d)
-                return True
-        return False
-
-    paths, bad, seen = [], [], set()
-    for arg in inputs:
-        is_dir = os.path.isdir(arg)
-        query = [os.path.join(glob.escape(arg), "*")] if is_dir and not recursive else [arg]
-        found = False
-        in_dest.clear()
-        for item in iter_images(query, recursive, exclude=exclude):
-            if isinstance(item, BadInput):
-                continue
-            found = True
-            key = item.resolve()
-            if key not in seen:
-                seen.add(key)
-                paths.append(item)
-        if not found:
-            if in_dest:
-                bad.append((arg, (f"every photo here is inside the sorting destination {in_dest[0]}, which is "
-                                  "left out so that sorted photos are not ranked again; sort into a folder outside "
-                                  "the photos (e.g. a sibling folder)")))
-            elif is_dir:
-                bad.append((arg, "folder contains no images" + (" at its top level" if not recursive else "")))
-            elif any(c in arg for c in "*?["):
-                bad.append((arg, "no image files match this pattern"))
-            else:
-                bad.append((arg, "file not found"))
-    return paths, bad
+    items, bad, skipped = expand_photos(inputs, recursive, exclude_dirs=exclude_dirs)
+    if left_out is not None:
+        left_out.extend(skipped)
+    return [p for p, _ in items], bad
 
 
 def _progress(console, total: int):
@@ -229,12 +189,10 @@ def register(app: typer.Typer) -> None:
     @app.command("rank")
     def rank(
         photos: Annotated[list[str] | None, typer.Argument(
-            help="Photos, folders (searched recursively unless --no-recursive) or glob patterns.",
+            help="Photos, folders (their photos; with --recursive also those in sub-folders) or glob patterns.",
             show_default=False,
         )] = None,
-        recursive: Annotated[bool, typer.Option(
-            "--recursive/--no-recursive", "-r/-R", help="Search folders recursively (default) or only their top level.",
-        )] = True,
+        recursive: RecursiveOpt = False,
         by: Annotated[By, typer.Option(
             "--by", help="Sort by blur degree S (most blurred first), sharp fraction (sharpest first) or verdict "
             "(bad-blur, ok-blur, good-blur, no-blur).", rich_help_panel=_OUT,

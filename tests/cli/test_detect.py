@@ -76,7 +76,7 @@ def _bad_files(tmp_path):
     cases = {}
     cases["missing.jpg"] = ("not found", None)
     (tmp_path / "folder").mkdir()
-    cases["folder"] = ("is a directory", None)
+    cases["folder"] = ("folder contains no images", None)
     (tmp_path / "empty.jpg").write_bytes(b"")
     cases["empty.jpg"] = ("empty", None)
     (tmp_path / "trunc.jpg").write_bytes(good[: len(good) // 2])

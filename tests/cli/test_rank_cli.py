@@ -129,11 +129,19 @@ def test_sheet_after_move_shows_the_moved_photos(tmp_path, fake):
     assert 'href="out/bad-blur/shake.png"' in html
 
 
-def test_no_recursive_takes_only_the_top_level(tmp_path, fake):
+def test_a_folder_means_its_top_level_and_recursive_its_sub_folders(tmp_path, fake):
+    """The input rule of every command: rank reads folders as detect, segment, matte, magnify and deblur do."""
     library(tmp_path / "lib" / "2024")
     write(tmp_path / "lib" / "top.png", photo(np.zeros((96, 128), bool)))
-    assert len(lines(run(tmp_path / "lib", "--json"))) == 5
+    assert len(lines(run(tmp_path / "lib", "--json"))) == 1
     assert len(lines(run(tmp_path / "lib", "--no-recursive", "--json"))) == 1
+    assert len(lines(run(tmp_path / "lib", "--recursive", "--json"))) == 5
+    assert len(lines(run(tmp_path / "lib", "-r", "--json"))) == 5
+    r = run(tmp_path / "lib" / "2024" / "..", "--json")
+    assert r.exit_code == 0
+    (tmp_path / "lib" / "top.png").unlink()
+    r = run(tmp_path / "lib", "--json")
+    assert r.exit_code == 1 and "add --recursive" in r.stderr
 
 
 @pytest.mark.parametrize(
