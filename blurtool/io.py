@@ -14,6 +14,13 @@ Reading (`read_image`):
     ``cv2.IMREAD_REDUCED_COLOR_2/4/8``, here through Pillow's ``draft``), the largest reduction that keeps the long side
     >= min_size. It is several times faster than a full decode followed by a resize.
 
+Other formats, each through a well-kept decoder that is an optional extra:
+  * HEIC / HEIF through ``pillow-heif`` (registered with Pillow the first time one is met; HEIF's own rotation and
+    mirroring are applied by libheif, which then reports EXIF orientation 1), AVIF through Pillow's own plugin
+    (Pillow >= 11.3). Without the decoder, such a file is one error line saying what to install.
+  * Camera RAW files (`blurtool.raw`, by extension: DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2, PEF, ...) through LibRaw
+    (``rawpy``). With ``min_size`` the embedded JPEG preview is used when it is large enough and matches the RAW.
+
 Writing: every writer encodes in memory, then writes a temporary file in the destination folder and renames it over
 the target (`os.replace`), so a crash or Ctrl-C never leaves a half-written output behind.
 """
@@ -34,11 +41,15 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from blurtool.errors import InputError, OutputError
+from blurtool.raw import RAW_EXTENSIONS, is_raw, raw_size, read_raw
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "HEIF_EXTENSIONS",
     "IMAGE_EXTENSIONS",
     "KIND_COLOURS",
+    "RAW_EXTENSIONS",
+    "WRITE_EXTENSIONS",
     "BadInput",
     "check_can_write_in",
     "image_size",
@@ -59,13 +70,19 @@ __all__ = [
 # copy of it is already 3 GB. Larger files are more likely decompression bombs than photos.
 DEFAULT_MAX_PIXELS = 250_000_000
 
+# The formats blurtool writes (maps, overlays, edited photos).
+WRITE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".webp"})
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif", ".avif"})
+
 # File extensions taken when a folder is expanded (explicitly named files are tried whatever their extension).
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".webp"})
+IMAGE_EXTENSIONS = WRITE_EXTENSIONS | HEIF_EXTENSIONS | RAW_EXTENSIONS
 
 # Pillow format names accepted. "JPEG" also opens what Pillow calls MPO, the JPEG files many phones write (a JPEG
-# with a second embedded picture); its first frame is an ordinary JPEG.
-_FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "WEBP")
-_FORMAT_NAMES = "JPEG, PNG, TIFF, BMP or WebP"
+# with a second embedded picture); its first frame is an ordinary JPEG. HEIF is there once pillow-heif is registered,
+# AVIF with a Pillow built with it.
+_FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "WEBP", "HEIF", "AVIF")
+_FORMAT_NAMES = "JPEG, PNG, TIFF, BMP, WebP, HEIC, AVIF or camera RAW"
+HEIF_INSTALL_HINT = 'pip install "blurtool[heic]"'
 
 # Kind map colours (RGB), as in Kim et al. 2019 (DMENet figures): black sharp, red defocus, blue motion.
 KIND_COLOURS = np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255]], dtype=np.uint8)
@@ -76,8 +93,8 @@ KIND_COLOURS = np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255]], dtype=np.uint8)
 _PIL_OPEN_LOCK = threading.Lock()
 
 
-def _open_header(path: Path, max_pixels: int | None) -> Image.Image:
-    """Open `path` with Pillow (header only), with every failure turned into an InputError naming the file."""
+def _check_file(path: Path) -> None:
+    """An InputError unless `path` is a readable, non-empty file."""
     if not path.exists():
         raise InputError(f"{path}: file not found")
     if path.is_dir():
@@ -88,16 +105,73 @@ def _open_header(path: Path, max_pixels: int | None) -> Image.Image:
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
     if size == 0:
         raise InputError(f"{path}: file is empty (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: cannot read (permission denied)")
+
+
+_HEIF_REGISTERED = False
+
+
+def _register_heif() -> bool:
+    """Register pillow-heif's HEIF opener with Pillow (once); False when pillow-heif is not installed."""
+    global _HEIF_REGISTERED
+    if not _HEIF_REGISTERED:
+        try:
+            import pillow_heif
+        except ImportError:
+            return False
+        pillow_heif.register_heif_opener()
+        _HEIF_REGISTERED = True
+    return True
+
+
+# ISO base media file brands of HEIF images (HEVC-coded "heic"..., and the generic "mif1"/"msf1") and of AVIF.
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"mif2"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+
+def _heif_brand(path: Path) -> str | None:
+    """'heif' or 'avif' when the file starts like one (an ftyp box), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    if head[4:8] != b"ftyp":
+        return None
+    brand = head[8:12]
+    return "avif" if brand in _AVIF_BRANDS else "heif" if brand in _HEIF_BRANDS else None
+
+
+def _unidentified(path: Path) -> InputError:
+    """Why Pillow could not open `path`: a HEIF/AVIF without its decoder says what to install."""
+    brand = _heif_brand(path)
+    if brand == "heif" and not _register_heif():
+        return InputError(f"{path}: reading HEIC/HEIF photos needs pillow-heif, which is not installed: "
+                          f"{HEIF_INSTALL_HINT}")
+    if brand == "avif" and "AVIF" not in Image.OPEN:
+        return InputError(f"{path}: reading AVIF photos needs Pillow >= 11.3 built with AVIF: {HEIF_INSTALL_HINT}")
+    if brand is not None:
+        return InputError(f"{path}: truncated or corrupt {brand.upper()} image (its decoder cannot read it)")
+    return InputError(f"{path}: not a {_FORMAT_NAMES} image (unrecognised or corrupt header)")
+
+
+def _open_header(path: Path, max_pixels: int | None) -> Image.Image:
+    """Open `path` with Pillow (header only), with every failure turned into an InputError naming the file."""
+    _check_file(path)
+    if path.suffix.lower() in HEIF_EXTENSIONS or _heif_brand(path) is not None:
+        _register_heif()
     try:
         with _PIL_OPEN_LOCK:
             saved = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = None
             try:
-                im = Image.open(path, formats=_FORMATS)
+                Image.init()
+                im = Image.open(path, formats=[f for f in _FORMATS if f in Image.OPEN])
             finally:
                 Image.MAX_IMAGE_PIXELS = saved
     except UnidentifiedImageError:
-        raise InputError(f"{path}: not a {_FORMAT_NAMES} image (unrecognised or corrupt header)") from None
+        raise _unidentified(path) from None
     except PermissionError:
         raise InputError(f"{path}: cannot read (permission denied)") from None
     except OSError as e:  # e.g. "Truncated File Read": the file ends inside its header
@@ -121,6 +195,9 @@ def _mp(pixels: int) -> str:
 def image_size(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
     """(height, width) of the photo as displayed (after EXIF orientation), from the header only."""
     path = Path(path)
+    if is_raw(path):
+        _check_file(path)
+        return raw_size(path, max_pixels=max_pixels)
     im = _open_header(path, max_pixels)
     try:
         w, h = im.size
@@ -142,6 +219,13 @@ def _orientation(im: Image.Image, may_decode: bool = True) -> int:
     except Exception:  # noqa: BLE001 - a malformed EXIF block must not make a readable photo unreadable
         return 1
     return value if 1 <= value <= 8 else 1
+
+
+def _has_orientation_tag(im: Image.Image) -> bool:
+    try:
+        return 0x0112 in im.getexif()
+    except Exception:  # noqa: BLE001 - see _orientation
+        return False
 
 
 def _apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
@@ -240,12 +324,16 @@ def read_image(
 ) -> np.ndarray:
     """Read a photo as RGB float32 (H, W, 3) in [0, 1], oriented as a viewer shows it.
 
-    JPEG, PNG, TIFF, BMP, WebP; 8 or 16 bits per sample; grayscale (repeated to 3 channels), RGB, or with alpha
-    (composited over white). `min_size`: decode a JPEG at 1/2, 1/4 or 1/8 size when its long side stays >= min_size
-    (other formats are decoded at full size; the caller resizes). `max_pixels`: refuse larger images before decoding
-    (None: no limit). Raises InputError naming the file and the reason.
+    JPEG, PNG, TIFF, BMP, WebP, HEIC/HEIF, AVIF; 8 or 16 bits per sample; grayscale (repeated to 3 channels), RGB,
+    or with alpha (composited over white); camera RAW files (`blurtool.raw`). `min_size`: decode a JPEG at 1/2, 1/4
+    or 1/8 size when its long side stays >= min_size, and take a RAW's embedded preview (else develop it at half
+    size) when that has min_size pixels (other formats are decoded at full size; the caller resizes). `max_pixels`:
+    refuse larger images before decoding (None: no limit). Raises InputError naming the file and the reason.
     """
     path = Path(path)
+    if is_raw(path):
+        _check_file(path)
+        return read_raw(path, min_size=min_size, max_pixels=max_pixels)
     im = _open_header(path, max_pixels)
     try:
         try:
@@ -375,7 +463,7 @@ def check_can_write_in(folder: str | os.PathLike, what: str) -> None:
 
 def _encode(path: Path, bgr_or_gray: np.ndarray, params: list[int] | None = None) -> bytes:
     ext = path.suffix.lower()
-    if ext not in IMAGE_EXTENSIONS:
+    if ext not in WRITE_EXTENSIONS:
         raise OutputError(f"{path}: unsupported output format {ext!r} (use .png, .jpg, .tif, .bmp or .webp)")
     try:
         ok, buf = cv2.imencode(ext, bgr_or_gray, params or [])

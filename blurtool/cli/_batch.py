@@ -62,7 +62,8 @@ class ImageFormat(str, enum.Enum):
 PhotosArg = Annotated[
     list[str],
     typer.Argument(
-        help="Photos (JPEG, PNG, TIFF, BMP, WebP), folders (with --recursive) or glob patterns.",
+        help="Photos (JPEG, PNG, TIFF, BMP, WebP, HEIC, AVIF, camera RAW), folders (their photos; with "
+        "--recursive also those in sub-folders) or glob patterns.",
         show_default=False,
     ),
 ]

@@ -4,6 +4,8 @@ weights file (the plumbing is under test here, not the network's quality)."""
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from blurtool.cli import app
+
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/raw_files.py
 
 runner = CliRunner()
 
@@ -87,7 +91,24 @@ def _bad_files(tmp_path):
     cases["text.jpg"] = ("not a JPEG", None)
     (tmp_path / "huge.png").write_bytes(png_claiming(20000, 15000))  # 300 MP claimed by a 100-byte file
     cases["huge.png"] = ("too large", None)
+    (tmp_path / "camera.cr3").write_bytes(b"\x00" * 64 + b"not the raw data of any camera LibRaw knows" * 4)
+    cases["camera.cr3"] = ("unsupported RAW file" if _has("rawpy") else 'pip install "blurtool[raw]"', None)
+    if _has("rawpy") and _has("tifffile"):
+        from raw_files import write_dng
+
+        dng = write_dng(tmp_path / "whole.dng", np.full((64, 96, 3), 0.5, np.float32)).read_bytes()
+        (tmp_path / "whole.dng").unlink()
+        (tmp_path / "cut.dng").write_bytes(dng[: len(dng) // 2])
+        cases["cut.dng"] = ("truncated or corrupt RAW data", None)
+    (tmp_path / "cut.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 40)
+    cases["cut.heic"] = ("truncated or corrupt HEIF" if _has("pillow_heif") else 'pip install "blurtool[heic]"', None)
     return cases
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def test_every_bad_input_is_one_line_and_batch_goes_on(weights, photo, tmp_path):
@@ -194,3 +215,34 @@ def test_fast_skips_the_mirrored_pass_the_card_asks_for(tmp_path, photo):
     np.testing.assert_allclose(maps["fast"], one_pass, atol=1e-5)
     np.testing.assert_allclose(maps["both"], two_pass, atol=1e-5)
     assert np.abs(one_pass - two_pass).max() > 1e-3  # a random network is not mirror-symmetric
+
+
+def test_detect_reads_raw_and_heic_and_a_missing_decoder_is_one_line(weights, photo, tmp_path, monkeypatch):
+    pytest.importorskip("rawpy")
+    pytest.importorskip("tifffile")
+    pytest.importorskip("pillow_heif")
+    from PIL import Image
+    from raw_files import write_dng
+
+    import blurtool.io as bio
+
+    sensor = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)[:96, :128]
+    dng = write_dng(tmp_path / "shot.dng", sensor, orientation=6)
+    assert bio._register_heif()
+    Image.fromarray(sensor).save(tmp_path / "phone.heic", quality=90)
+    r = invoke(photo, dng, tmp_path / "phone.heic", "--weights", weights, "--json", "--save", "blur")
+    recs = {Path(x["photo"]).name: x for x in map(json.loads, r.stdout.splitlines())}
+    assert r.exit_code == 0, r.output
+    assert (recs["shot.dng"]["width"], recs["shot.dng"]["height"]) == (96, 128)  # developed full size, upright
+    assert cv2.imread(str(tmp_path / "shot.blur.png"), cv2.IMREAD_UNCHANGED).shape == (128, 96)
+    assert (recs["phone.heic"]["width"], recs["phone.heic"]["height"]) == (128, 96)
+
+    # Without the HEIC decoder: one line saying what to install; the other photos are done.
+    monkeypatch.setattr(bio, "_register_heif", lambda: False)
+    monkeypatch.setattr(Image, "OPEN", {k: v for k, v in Image.OPEN.items() if k != "HEIF"})
+    r = invoke(photo, dng, tmp_path / "phone.heic", "--weights", weights, "--json", "--save", "blur",
+               "--overwrite")
+    assert r.exit_code == 1
+    assert [x["status"] for x in map(json.loads, r.stdout.splitlines())] == ["ok", "ok", "failed"]
+    errs = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(set(errs)) == 1 and 'pip install "blurtool[heic]"' in errs[0] and "phone.heic" in errs[0]
