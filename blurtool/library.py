@@ -9,7 +9,10 @@ failures; ``iter_rank`` is the streaming form the CLI drives a progress bar with
   (``full_size=False``: no guided upsampling to 12 MP);
 * on CPU, several photos go through decode + network + scores at once, one per thread, with torch on one thread
   each (see :func:`iter_rank`); on GPU, photos are decoded ahead while the network runs on batches;
-* scores are computed on a fixed grid (``blurtool.ops.rank.GRID``), so a photo and a resized copy rank the same.
+* scores are computed on a fixed grid (``blurtool.ops.rank.GRID``), so a photo and a resized copy rank the same;
+* a RAW file with a JPEG (or HEIC) of the same shot beside it (same folder, same stem: what a camera set to RAW+JPEG
+  writes) is one photo (:func:`pair_shots`): scored once, from the JPEG (decoding it is faster than anything done
+  with the RAW), the RAW riding along as the record's ``companions``, so it is sorted into the same folder.
 
 Sorting the records (``sort_records``) and planning folders (``sort_groups``) live here too; the file moves
 themselves are in ``blurtool.ops.library_sort``.
@@ -18,7 +21,7 @@ themselves are in ``blurtool.ops.library_sort``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
@@ -52,6 +55,8 @@ class RankRecord:
     width: int
     mini: np.ndarray | None = field(default=None, repr=False)  # uint8 blur map, long side MINI (255 = blurred)
     cached: bool = False
+    # Other files of the same shot (the RAW of a RAW+JPEG pair, `path` being the JPEG): judged with it, sorted with it.
+    companions: tuple[Path, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,7 +66,46 @@ class RankRecord:
             **{k: round(v, 4) for k, v in self.scores.to_dict().items()},
             "width": self.width,
             "height": self.height,
+            "companions": [str(p) for p in self.companions],
         }
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file of the shot: the scored one first."""
+        return (self.path, *self.companions)
+
+
+# What a camera writes beside a RAW as the rendered picture of the same shot, in order of preference.
+_RENDERED = (".jpg", ".jpeg", ".jpe", ".heic", ".heif", ".hif")
+
+
+def pair_shots(paths: Sequence[Path | str]) -> tuple[list[Path], dict[Path, tuple[Path, ...]]]:
+    """RAW+JPEG pairs as one photo each: -> (the paths to score, {scored path: its companion RAW files}).
+
+    A RAW file (``blurtool.raw.RAW_EXTENSIONS``) with a JPEG (else a HEIC) of the same stem in the same folder among
+    `paths` is left out of the paths to score and becomes that JPEG's companion; every RAW of that stem does (a
+    camera's CR2 and a DNG converted from it), the JPEG standing for all of them. Order is kept otherwise.
+    """
+    from blurtool.raw import is_raw
+
+    paths = [Path(p) for p in paths]
+    rendered: dict[tuple[Path, str], Path] = {}
+    for p in paths:
+        ext = p.suffix.lower()
+        if ext in _RENDERED:
+            key = (p.parent.resolve(), p.stem)
+            best = rendered.get(key)
+            if best is None or _RENDERED.index(ext) < _RENDERED.index(best.suffix.lower()):
+                rendered[key] = p
+    scored: list[Path] = []
+    companions: dict[Path, list[Path]] = {}
+    for p in paths:
+        jpeg = rendered.get((p.parent.resolve(), p.stem)) if is_raw(p) else None
+        if jpeg is not None:
+            companions.setdefault(jpeg, []).append(p)
+        else:
+            scored.append(p)
+    return scored, {k: tuple(v) for k, v in companions.items()}
 
 
 @dataclass
@@ -143,6 +187,7 @@ def iter_rank(
     batch_size: int = 4,
     decode_workers: int = 2,
     reduced_decode: bool = True,
+    companions: Mapping[Path, Sequence[Path]] | None = None,
 ) -> Iterator[RankRecord | Failure]:
     """Yield one RankRecord (or Failure, for an unreadable photo) per path, cache hits first, then in input order.
 
@@ -159,8 +204,12 @@ def iter_rank(
       cores (see benchmarks/bench_rank.py). The network releases the GIL, so the threads run in parallel.
     * ``photo_workers=0`` (GPU): ``decode_workers`` threads decode ahead while the network runs on batches of
       ``batch_size`` photos (``BlurDetector.predict_many``).
+
+    ``companions``: {path: the other files of its shot}, from :func:`pair_shots`; set on each record.
     """
     from blurtool.io import image_size, read_image
+
+    shots = {Path(k): tuple(map(Path, v)) for k, v in (companions or {}).items()}
 
     rules = rules or RankRules()
     if threshold is None:
@@ -175,6 +224,7 @@ def iter_rank(
         hit = cache.get(p) if cache is not None else None
         rec = _record_from_cache(p, *hit, rules) if hit is not None else None
         if rec is not None:
+            rec.companions = shots.get(p, ())
             yield rec
         else:
             todo.append(p)
@@ -189,6 +239,7 @@ def iter_rank(
 
     def finish(p: Path, res, size) -> RankRecord:
         rec = record_from_maps(p, res.blur, res.kind, threshold, rules, size)
+        rec.companions = shots.get(p, ())
         if cache is not None:
             cache.put(p, {"scores": rec.scores.to_dict(), "height": rec.height, "width": rec.width}, rec.mini)
         return rec
@@ -304,8 +355,16 @@ def sort_records(records: Iterable[RankRecord], by: SortKey | str = SortKey.degr
     return out[::-1] if reverse else out
 
 
-def sort_groups(records: Iterable[RankRecord], degree_threshold: float | None = None) -> list[tuple[Path, str]]:
-    """(photo, sub-folder) pairs: the verdict name, or with ``degree_threshold`` "blurred"/"sharp" by degree S."""
-    if degree_threshold is None:
-        return [(r.path, r.verdict.value) for r in records]
-    return [(r.path, "blurred" if r.scores.degree >= degree_threshold else "sharp") for r in records]
+def sort_groups(
+    records: Iterable[RankRecord], degree_threshold: float | None = None, *, shots: bool = False
+) -> list[tuple[Any, str]]:
+    """(photo, sub-folder) pairs: the verdict name, or with ``degree_threshold`` "blurred"/"sharp" by degree S.
+
+    ``shots``: the photo is the tuple of every file of the shot (``RankRecord.files``), for ``plan_sort`` to keep a
+    RAW+JPEG pair together."""
+    def group(r: RankRecord) -> str:
+        if degree_threshold is None:
+            return r.verdict.value
+        return "blurred" if r.scores.degree >= degree_threshold else "sharp"
+
+    return [(r.files if shots else r.path, group(r)) for r in records]

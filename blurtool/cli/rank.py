@@ -126,7 +126,8 @@ def _render_table(records, start_rank: int = 1) -> None:
     for i, r in enumerate(records, start_rank):
         s = r.scores
         c = colours[r.verdict.value]
-        t.add_row(str(i), escape(str(r.path)), f"[{c}]{r.verdict.value}[/]", f"{s.degree:.2f}",
+        name = str(r.path) + "".join(f" +{p.suffix}" for p in r.companions)  # IMG_1.JPG +.CR2
+        t.add_row(str(i), escape(name), f"[{c}]{r.verdict.value}[/]", f"{s.degree:.2f}",
                   _pct(s.sharp_fraction), _pct(s.motion_fraction), r.reason)
     stdout_console().print(t)
 
@@ -139,6 +140,8 @@ def _write_csv(path: Path, records, placed: dict) -> None:
 
     buf = io.StringIO()
     rows = [{"rank": i, **r.to_json(), "sorted_to": str(placed.get(r.path, ""))} for i, r in enumerate(records, 1)]
+    for row in rows:
+        row["companions"] = ";".join(row["companions"])
     fields = list(rows[0]) if rows else ["rank", "path", "verdict"]
     w = csv.DictWriter(buf, fieldnames=fields)
     w.writeheader()
@@ -189,7 +192,9 @@ def register(app: typer.Typer) -> None:
     @app.command("rank")
     def rank(
         photos: Annotated[list[str] | None, typer.Argument(
-            help="Photos, folders (their photos; with --recursive also those in sub-folders) or glob patterns.",
+            help="Photos (JPEG, PNG, TIFF, BMP, WebP, HEIC, AVIF, camera RAW), folders (their photos; with "
+            "--recursive also those in sub-folders) or glob patterns. A RAW with a JPEG of the same name beside it "
+            "is one photo: scored from the JPEG, sorted together.",
             show_default=False,
         )] = None,
         recursive: RecursiveOpt = False,
@@ -323,7 +328,9 @@ def register(app: typer.Typer) -> None:
         for a, why in bad:
             print_error(f"{a}: {why}", err)
 
-        from blurtool.library import Failure, iter_rank, model_key, sort_records
+        from blurtool.library import Failure, iter_rank, model_key, pair_shots, sort_records
+
+        paths, shots = pair_shots(paths)  # a RAW+JPEG pair is one photo, scored from the JPEG
         from blurtool.ops.cache import ScoreCache
 
         detector = _load_detector(weights, device, threshold, working_size, flip_average)
@@ -344,7 +351,7 @@ def register(app: typer.Typer) -> None:
                 task = progress.add_task("rank", total=len(paths), rate="")
             ranked = iter_rank(paths, detector, rules=rules, threshold=thr, cache=store,
                                photo_workers=n_workers if cpu else 0, batch_size=batch_size,
-                               decode_workers=n_workers)
+                               decode_workers=n_workers, companions=shots)
             for n, item in enumerate(ranked, 1):
                 if isinstance(item, Failure):
                     failures.append(item.error)
@@ -388,6 +395,8 @@ def register(app: typer.Typer) -> None:
                 row = {"rank": i, **r.to_json()}
                 if r.path in placed:
                     row["sorted_to"] = str(placed[r.path])
+                    if r.companions:
+                        row["companions_sorted_to"] = [str(placed.get(p, "")) for p in r.companions]
                 sys.stdout.write(json.dumps(row) + "\n")
             sys.stdout.flush()
         else:
@@ -414,16 +423,23 @@ def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, 
     from blurtool.library import sort_groups
     from blurtool.ops.library_sort import execute_sort, plan_sort
 
-    plan = plan_sort(sort_groups(records, degree_threshold), dest)
+    plan = plan_sort(sort_groups(records, degree_threshold, shots=True), dest)
     # plan_sort works on absolute paths; records keep the paths as given.
-    given = {r.path.absolute(): r.path for r in records}
+    given = {f.absolute(): f for r in records for f in r.files}
+    riders = {f.absolute() for r in records for f in r.companions}
+
+    def count(transfers) -> str:
+        """'3 photo(s)', and the RAW files that went with their JPEGs."""
+        k = sum(t.src in riders for t in transfers)
+        return f"{len(transfers) - k} photo(s)" + (f" (+{k} RAW file(s) of RAW+JPEG pairs)" if k else "")
+
     if log is None:
         log = dest / f"blurtool-rank-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     verb = {"move": "moved", "copy": "copied"}[mode]
     if dry_run:
         for t in plan:
             err.print(f"would {mode} {escape(str(t.src))} -> {escape(str(t.dst))}")
-        err.print(f"dry run: {len(plan)} photo(s) would be {verb}; nothing changed")
+        err.print(f"dry run: {count(plan)} would be {verb}; nothing changed")
         return [], {}, False
     if log.exists() and not log.is_file():
         raise OutputError(f"{log}: --log must be a file")
@@ -432,8 +448,8 @@ def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, 
         return f"{src}: cannot {mode} ({why})"
 
     rep = execute_sort(plan, mode, log, on_failed=lambda src, why: print_error(failure(src, why), err))
-    counts = Counter(t.group for t in rep.done)
-    err.print(f"{verb} {len(rep.done)} photo(s) into {dest}: "
+    counts = Counter(t.group for t in rep.done if t.src not in riders)
+    err.print(f"{verb} {count(rep.done)} into {dest}: "
               + ", ".join(f"{g} {n}" for g, n in sorted(counts.items())))
     err.print(f"log: {log}  (undo with: blurtool rank --undo {log})")
     if rep.interrupted:

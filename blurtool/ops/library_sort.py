@@ -28,7 +28,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,9 +70,11 @@ def candidate_names(dst: Path) -> Iterator[Path]:
         i += 1
 
 
-def plan_sort(items: Iterable[tuple[Path | str, str]], dest: Path | str) -> list[Transfer]:
+def plan_sort(items: Iterable[tuple[Path | str | Sequence[Path | str], str]], dest: Path | str) -> list[Transfer]:
     """Plan ``src -> dest/group/name`` for each ``(src, group)``; names clashing on disk or in the plan get a suffix.
 
+    ``src`` may be a sequence of files of one shot (a RAW and its JPEG): they go to the same folder with the same
+    suffix (the first one free for all of them), so that they still share a stem there.
     Refuses a destination inside which a source lies in a group folder of the same name (sorting twice into the same
     place would move a photo onto itself).
     """
@@ -80,16 +82,18 @@ def plan_sort(items: Iterable[tuple[Path | str, str]], dest: Path | str) -> list
     taken: set[Path] = set()
     plan = []
     for src, group in items:
-        src = Path(src).absolute()
+        files = [Path(f).absolute() for f in ([src] if isinstance(src, (str, os.PathLike)) else src)]
         if not group or "/" in group or "\\" in group or group in (".", ".."):
-            raise InputError(f"invalid group folder name {group!r} for {src}")
-        if src.parent == dest / group:
+            raise InputError(f"invalid group folder name {group!r} for {files[0]}")
+        if files[0].parent == dest / group:
             continue  # already sorted there: nothing to do
-        for cand in candidate_names(dest / group / src.name):
-            if cand not in taken and not os.path.lexists(cand):
+        names = [candidate_names(dest / group / f.name) for f in files]
+        while True:
+            cands = [next(n) for n in names]
+            if all(c not in taken and not os.path.lexists(c) for c in cands):
                 break
-        taken.add(cand)
-        plan.append(Transfer(src, cand, group))
+        taken.update(cands)
+        plan.extend(Transfer(f, c, group) for f, c in zip(files, cands))
     return plan
 
 

@@ -182,3 +182,58 @@ def test_rank_runs_one_pass_unless_flip_average_is_asked(monkeypatch, tmp_path):
     assert run(tmp_path).exit_code == 0
     assert run(tmp_path, "--flip-average").exit_code == 0
     assert seen == [False, True]
+
+
+# ------------------------------------------------------------------------------------------ RAW+JPEG pairs
+
+
+def test_raw_jpeg_pair_is_one_photo_scored_once_moved_and_undone_together(tmp_path, fake):
+    pytest.importorskip("rawpy")
+    pytest.importorskip("tifffile")
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from raw_files import write_dng
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shaken = np.ones((96, 128), bool)
+    write(lib / "IMG_1.jpg", photo(shaken, motion=True))  # bad-blur
+    # The RAW of the same shot: a picture the fake detector would call sharp, so that a score from it would show.
+    write_dng(lib / "IMG_1.dng", photo(np.zeros((96, 128), bool)))
+    write(lib / "IMG_2.jpg", photo(np.zeros((96, 128), bool)))  # no-blur, alone
+    write_dng(lib / "IMG_3.dng", photo(shaken, motion=True))  # a RAW alone: scored from itself
+    r = run(lib, "--json", "--csv", tmp_path / "s.csv")
+    assert r.exit_code == 0, r.output
+    rows = {Path(x["path"]).name: x for x in lines(r)}
+    assert set(rows) == {"IMG_1.jpg", "IMG_2.jpg", "IMG_3.dng"} and fake.calls == 3  # the pair scored once
+    assert rows["IMG_1.jpg"]["verdict"] == "bad-blur" and rows["IMG_1.jpg"]["companions"] == [str(lib / "IMG_1.dng")]
+    assert rows["IMG_3.dng"]["verdict"] == "bad-blur" and rows["IMG_3.dng"]["companions"] == []
+    assert (tmp_path / "s.csv").read_text().count(str(lib / "IMG_1.dng")) == 1
+    assert "IMG_1.jpg +.dng" in run(lib).stdout  # the table says the RAW goes with it
+
+    # A name taken at the destination: the pair gets the same suffix, so it stays a pair there.
+    dest = tmp_path / "sorted"
+    (dest / "bad-blur").mkdir(parents=True)
+    write(dest / "bad-blur" / "IMG_1.jpg", photo(shaken))
+    r = run(lib, "--move", dest, "--dry-run")
+    assert "dry run: 3 photo(s) (+1 RAW file(s) of RAW+JPEG pairs) would be moved" in r.stderr
+    log = tmp_path / "moves.jsonl"
+    r = run(lib, "--move", dest, "--log", log, "--json")
+    assert r.exit_code == 0, r.output
+    assert "moved 3 photo(s) (+1 RAW file(s) of RAW+JPEG pairs)" in r.stderr
+    assert sorted(p.name for p in (dest / "bad-blur").iterdir()) == ["IMG_1-1.dng", "IMG_1-1.jpg", "IMG_1.jpg",
+                                                                     "IMG_3.dng"]
+    row = next(x for x in lines(r) if Path(x["path"]).name == "IMG_1.jpg")
+    assert row["sorted_to"] == str(dest / "bad-blur" / "IMG_1-1.jpg")
+    assert row["companions_sorted_to"] == [str(dest / "bad-blur" / "IMG_1-1.dng")]
+    assert not (lib / "IMG_1.dng").exists()
+
+    r = run("--undo", log)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in lib.iterdir()) == ["IMG_1.dng", "IMG_1.jpg", "IMG_2.jpg", "IMG_3.dng"]
+    assert sorted(p.name for p in (dest / "bad-blur").iterdir()) == ["IMG_1.jpg"]  # the file that was there before
+
+    # --copy takes both too.
+    r = run(lib, "--copy", tmp_path / "copies", "--log", tmp_path / "copies.jsonl")
+    assert r.exit_code == 0, r.output
+    assert {p.name for p in (tmp_path / "copies" / "bad-blur").iterdir()} == {"IMG_1.jpg", "IMG_1.dng", "IMG_3.dng"}
+

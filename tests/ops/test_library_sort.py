@@ -196,3 +196,13 @@ def _sigint_case(lib):
     assert (lib / "out" / "bad" / "a.jpg").read_bytes() == b"A" and not (p / "a.jpg").exists()
     assert [json.loads(x)["state"] for x in log.read_text().splitlines() if "state" in x] == ["begin", "done"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_plan_sort_keeps_the_files_of_a_shot_together(tmp_path):
+    lib, out = tmp_path / "lib", tmp_path / "out"
+    lib.mkdir()
+    (out / "bad").mkdir(parents=True)
+    (out / "bad" / "a.dng").write_bytes(b"taken")  # only the RAW's name is taken: both get -1
+    plan = plan_sort([((lib / "a.jpg", lib / "a.dng"), "bad"), (lib / "b.jpg", "bad")], out)
+    assert [(t.src.name, t.dst.name) for t in plan] == [("a.jpg", "a-1.jpg"), ("a.dng", "a-1.dng"),
+                                                        ("b.jpg", "b.jpg")]

@@ -129,3 +129,14 @@ def test_contact_sheet_image_and_html(tmp_path):
     write_sheet(tmp_path / "s.html", tiles, thumb=64)
     text = (tmp_path / "s.html").read_text()
     assert text.count("<figure") == 4 and "bad-blur" in text and "data:image/jpeg;base64," in text
+
+
+def test_pair_shots_keeps_the_pair_only_in_one_folder():
+    from blurtool.library import pair_shots
+
+    a, b = Path("a"), Path("b")
+    paths = [a / "X.CR2", a / "X.JPG", a / "X.dng", a / "Y.jpg", b / "X.nef", a / "Z.heic", a / "Z.arw",
+             a / "W.png", a / "W.orf"]
+    scored, shots = pair_shots(paths)
+    assert scored == [a / "X.JPG", a / "Y.jpg", b / "X.nef", a / "Z.heic", a / "W.png", a / "W.orf"]
+    assert shots == {a / "X.JPG": (a / "X.CR2", a / "X.dng"), a / "Z.heic": (a / "Z.arw",)}
