@@ -15,6 +15,8 @@ Safety model (what a Ctrl-C or a crash can leave, and how undo copes):
 * ``undo(log)`` walks the log backwards, puts moved photos back and deletes copies that are unchanged, never
   overwriting anything that reappeared at the origin (it reports those and leaves both files), and appends
   ``undone`` records so a second undo does nothing.
+* The same log journals the XMP written by ``rank --xmp`` (``op: "xmp"`` records, see ``blurtool.ops.xmp``); undo
+  takes every operation back newest first, so photos are back in place before their metadata is restored.
 """
 
 from __future__ import annotations
@@ -57,32 +59,81 @@ class SortReport:
 @dataclass
 class UndoReport:
     restored: list[Path] = field(default_factory=list)  # moves put back / copies deleted
+    restored_xmp: list[Path] = field(default_factory=list)  # sidecars / photos whose XMP was put back as it was
     refused: list[tuple[Path, str]] = field(default_factory=list)  # left alone, with the reason
     already: int = 0  # entries undone by an earlier undo
 
 
 def candidate_names(dst: Path) -> Iterator[Path]:
-    """``dst``, then ``stem-1.ext``, ``stem-2.ext``, ... (the suffix a name clash gets)."""
+    """``dst``, then ``stem-1.ext``, ``stem-2.ext``, ... (the suffix a name clash gets).
+
+    A sidecar named after its photo's full name (``a.jpg.xmp``) gets the suffix where the photo's name gets it
+    (``a-1.jpg.xmp``, beside ``a-1.jpg``), so that it still belongs to the photo.
+    """
     yield dst
+    base, ext = dst.stem, dst.suffix
+    if ext.lower() == ".xmp" and Path(base).suffix:
+        base, ext = Path(base).stem, Path(base).suffix + ext
     i = 1
     while True:
-        yield dst.with_name(f"{dst.stem}-{i}{dst.suffix}")
+        yield dst.with_name(f"{base}-{i}{ext}")
         i += 1
+
+
+def sidecars_of(files: Sequence[Path], listing=None) -> list[Path]:
+    """The XMP sidecars beside a shot's files, which travel with them: ``photo.ext.xmp`` (darktable, digiKam) of
+    each file, and ``photo.xmp`` (Lightroom, Capture One) when every file of that stem in the folder is in the shot
+    (a ``photo.xmp`` shared with another photo, ``a.jpg`` beside ``a.png``, stays where it is).
+    ``listing(folder)``: the folder's names (a cache, for many photos of one folder)."""
+    files = [Path(f) for f in files]
+    names = {(f.parent, f.name) for f in files}
+    seen: set[tuple[int, int]] = set()
+    out: list[Path] = []
+
+    def add(p: Path) -> None:
+        try:
+            st = os.stat(p)
+        except OSError:
+            return
+        key = (st.st_dev, st.st_ino)  # a.jpg.xmp and a.jpg.XMP are one file on a case-insensitive file system
+        if key not in seen and (p.parent, p.name) not in names and os.path.isfile(p):
+            seen.add(key)
+            out.append(p)
+
+    for f in files:
+        for ext in (".xmp", ".XMP"):
+            add(f.with_name(f.name + ext))
+    for folder, stem in dict.fromkeys((f.parent, f.stem) for f in files):
+        here = [folder / (stem + ext) for ext in (".xmp", ".XMP") if os.path.isfile(folder / (stem + ext))]
+        if not here:
+            continue
+        listed = listing(folder) if listing is not None else os.listdir(folder)
+        others = [n for n in listed if Path(n).stem == stem and Path(n).suffix.lower() != ".xmp"
+                  and (folder, n) not in names]
+        if not others:
+            for p in here:
+                add(p)
+    return out
 
 
 def plan_sort(items: Iterable[tuple[Path | str | Sequence[Path | str], str]], dest: Path | str) -> list[Transfer]:
     """Plan ``src -> dest/group/name`` for each ``(src, group)``; names clashing on disk or in the plan get a suffix.
 
     ``src`` may be a sequence of files of one shot (a RAW and its JPEG): they go to the same folder with the same
-    suffix (the first one free for all of them), so that they still share a stem there.
+    suffix (the first one free for all of them), so that they still share a stem there. The XMP sidecars of each file
+    (:func:`sidecars_of`) go with them the same way.
     Refuses a destination inside which a source lies in a group folder of the same name (sorting twice into the same
     place would move a photo onto itself).
     """
+    import functools
+
     dest = Path(dest).absolute()
     taken: set[Path] = set()
     plan = []
+    listing = functools.lru_cache(maxsize=64)(lambda folder: tuple(os.listdir(folder)))
     for src, group in items:
         files = [Path(f).absolute() for f in ([src] if isinstance(src, (str, os.PathLike)) else src)]
+        files += sidecars_of(files, listing)  # a photo manager's edits and ratings go where the photo goes
         if not group or "/" in group or "\\" in group or group in (".", ".."):
             raise InputError(f"invalid group folder name {group!r} for {files[0]}")
         if files[0].parent == dest / group:
@@ -132,13 +183,20 @@ class _Log:
             except OSError as e:
                 raise OutputError(f"{path}: cannot write the log ({e.strerror or e})") from None
 
-    def write(self, **rec):
+    def write(self, _sync: bool = True, **rec):
+        """Append a record, flushed to the OS (it survives the process being killed) and, unless ``_sync=False``,
+        to the disk (``sync()`` later does that for records written without it)."""
         if self.f is None:
             return
         rec = {"v": LOG_VERSION, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **rec}
         self.f.write(json.dumps(rec) + "\n")
         self.f.flush()
-        os.fsync(self.f.fileno())  # so the log on disk is never behind the files it describes
+        if _sync:
+            os.fsync(self.f.fileno())  # so the log on disk is never behind the files it describes
+
+    def sync(self):
+        if self.f is not None:
+            os.fsync(self.f.fileno())
 
     def close(self):
         if self.f is not None:
@@ -276,6 +334,11 @@ _FIELDS = {"state": {"id": str, "state": str}, "tmp": {"id": str, "tmp": str}, "
 
 def _check_record(rec: dict, where: str) -> None:
     op = rec["op"]
+    if op == "xmp":
+        from blurtool.ops.xmp import check_log_record
+
+        check_log_record(rec, where)
+        return
     if op in ("move", "copy"):
         fields = _BEGIN if rec.get("state") == "begin" else _FIELDS["state"]
     elif op in _FIELDS:
@@ -327,7 +390,7 @@ def _same_content(a: Path, size: int, mtime_ns: int) -> bool:
 
 
 def undo(log_path: Path | str, dry_run: bool = False) -> UndoReport:
-    """Undo every move/copy of a log, newest first (see module doc). Appends ``undone`` records to the log."""
+    """Undo every move/copy and XMP write of a log, newest first (see module doc). Appends ``undone`` records."""
     path = Path(log_path).absolute()
     recs = _read_log(path)
     ops: dict[str, dict] = {}
@@ -335,12 +398,14 @@ def undo(log_path: Path | str, dry_run: bool = False) -> UndoReport:
     tmps: dict[str, list[str]] = {}
     dirs: list[str] = []
     for r in recs:
-        if r["op"] in ("move", "copy"):
+        if r["op"] in ("move", "copy", "xmp"):
             if r.get("state") == "begin":
                 ops[r["id"]] = dict(r)
                 order.append(r["id"])
             elif r["id"] in ops:
                 ops[r["id"]]["state"] = r["state"]
+                if r["op"] == "xmp":
+                    ops[r["id"]]["new_sha256"] = r.get("new_sha256")
         elif r["op"] == "tmp":
             tmps.setdefault(r["id"], []).append(r["tmp"])
         elif r["op"] == "undone" and r.get("id") in ops:
@@ -362,18 +427,29 @@ def undo(log_path: Path | str, dry_run: bool = False) -> UndoReport:
                     # A temporary copy left by an interrupted cross-device move/copy is ours to delete.
                     if os.path.lexists(tmp) and not dry_run:
                         os.unlink(tmp)
-                outcome = _undo_one(o, dry_run)
+                if o["op"] == "xmp":
+                    from blurtool.ops.xmp import undo_one as undo_xmp
+
+                    outcome = undo_xmp(o, dry_run)
+                else:
+                    outcome = _undo_one(o, dry_run)
                 if outcome is None:
-                    report.restored.append(Path(o["dst"]))
+                    if o["op"] == "xmp":
+                        report.restored_xmp.append(Path(o["path"]))
+                    else:
+                        report.restored.append(Path(o["dst"]))
                     log.write(op="undone", id=op_id)
                 elif outcome:
-                    report.refused.append((Path(o["dst"]), outcome))
+                    report.refused.append((Path(o.get("dst") or o["path"]), outcome))
                 else:
                     log.write(op="undone", id=op_id)  # nothing had happened: mark it so
         if not dry_run:
             for d in reversed(dirs):
                 with contextlib.suppress(FileNotFoundError, OSError):
                     os.rmdir(d)  # only if empty: folders we created and that hold nothing else
+            for d in {os.path.dirname(o["backup"]) for o in ops.values() if o.get("backup")}:
+                with contextlib.suppress(FileNotFoundError, OSError):
+                    os.rmdir(d)  # the folder of originals kept for undo of embedded XMP, once empty
     finally:
         log.close()
     return report

@@ -206,3 +206,40 @@ def test_plan_sort_keeps_the_files_of_a_shot_together(tmp_path):
     plan = plan_sort([((lib / "a.jpg", lib / "a.dng"), "bad"), (lib / "b.jpg", "bad")], out)
     assert [(t.src.name, t.dst.name) for t in plan] == [("a.jpg", "a-1.jpg"), ("a.dng", "a-1.dng"),
                                                         ("b.jpg", "b.jpg")]
+
+
+@pytest.mark.parametrize("mode", ["move", "copy"])
+def test_sidecars_travel_with_their_photo_under_its_new_name(lib, mode):
+    p = lib / "photos"
+    (p / "a.jpg.xmp").write_bytes(b"darktable edits of a.jpg")
+    (p / "b.xmp").write_bytes(b"Lightroom settings of b.jpg")
+    (p / "c.jpg").write_bytes(b"C")
+    (p / "c.png").write_bytes(b"C as PNG")
+    (p / "c.xmp").write_bytes(b"whose? c.jpg's or c.png's")
+    out = lib / "out"
+    (out / "bad").mkdir(parents=True)
+    (out / "bad" / "a.jpg").write_bytes(b"in the way")
+    before = snapshot(lib)
+    log = lib / "log.jsonl"
+    plan = plan_sort([(p / "a.jpg", "bad"), (p / "b.jpg", "good"), (p / "c.jpg", "good")], out)
+    assert {t.src.name: t.dst.relative_to(out).as_posix() for t in plan} == {
+        "a.jpg": "bad/a-1.jpg", "a.jpg.xmp": "bad/a-1.jpg.xmp",  # the sidecar keeps naming its photo
+        "b.jpg": "good/b.jpg", "b.xmp": "good/b.xmp", "c.jpg": "good/c.jpg",  # c.xmp is shared: it stays
+    }
+    rep = execute_sort(plan, mode, log)
+    assert len(rep.done) == 5 and not rep.failed
+    assert (out / "bad" / "a-1.jpg.xmp").read_bytes() == b"darktable edits of a.jpg"
+    assert (p / "c.xmp").exists() and (p / "a.jpg.xmp").exists() == (mode == "copy")
+    undo(log)
+    after = snapshot(lib)
+    after.pop("log.jsonl")
+    assert after == before
+
+
+def test_candidate_names_of_a_sidecar():
+    from pathlib import Path
+
+    it = candidate_names(Path("d/x.jpg.xmp"))
+    assert [next(it).name for _ in range(3)] == ["x.jpg.xmp", "x-1.jpg.xmp", "x-2.jpg.xmp"]
+    it = candidate_names(Path("d/x.xmp"))
+    assert [next(it).name for _ in range(2)] == ["x.xmp", "x-1.xmp"]
