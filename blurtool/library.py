@@ -57,6 +57,8 @@ class RankRecord:
     cached: bool = False
     # Other files of the same shot (the RAW of a RAW+JPEG pair, `path` being the JPEG): judged with it, sorted with it.
     companions: tuple[Path, ...] = ()
+    phash: int | None = None  # perceptual hash (blurtool.ops.bursts.phash), when asked for (``fingerprint``)
+    burst: dict[str, Any] | None = None  # set by blurtool.ops.bursts.mark_bursts: burst number, role, size, time
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class RankRecord:
             "width": self.width,
             "height": self.height,
             "companions": [str(p) for p in self.companions],
+            **(self.burst or {}),
         }
 
     @property
@@ -164,7 +167,8 @@ def _record_from_cache(path: Path, data: dict, mini, rules: RankRules) -> RankRe
     except (KeyError, TypeError):
         return None  # a row from another scores version: recompute
     v, why = verdict(s, rules)
-    return RankRecord(path, s, v, why, int(data["height"]), int(data["width"]), mini, cached=True)
+    return RankRecord(path, s, v, why, int(data["height"]), int(data["width"]), mini, cached=True,
+                      phash=data.get("phash"))
 
 
 def _predict(detector, images: list[np.ndarray]) -> list:
@@ -188,6 +192,7 @@ def iter_rank(
     decode_workers: int = 2,
     reduced_decode: bool = True,
     companions: Mapping[Path, Sequence[Path]] | None = None,
+    fingerprint: bool = False,
 ) -> Iterator[RankRecord | Failure]:
     """Yield one RankRecord (or Failure, for an unreadable photo) per path, cache hits first, then in input order.
 
@@ -206,6 +211,9 @@ def iter_rank(
       ``batch_size`` photos (``BlurDetector.predict_many``).
 
     ``companions``: {path: the other files of its shot}, from :func:`pair_shots`; set on each record.
+
+    ``fingerprint``: also compute each photo's perceptual hash (``record.phash``, for burst detection) from the
+    decoded image (~0.1 ms); cache rows keep it.
     """
     from blurtool.io import image_size, read_image
 
@@ -231,17 +239,28 @@ def iter_rank(
     if not todo:
         return
 
+    hashes: dict[Path, int] = {}  # filled by the decoding threads, read by finish()
+
     def decode(p: Path):
         try:
-            return read_image(p, min_size=min_size), image_size(p)
+            image = read_image(p, min_size=min_size)
+            if fingerprint:
+                from blurtool.ops.bursts import phash
+
+                hashes[p] = phash(image)
+            return image, image_size(p)
         except BlurtoolError as e:
             return Failure(p, naming(p, str(e)))
 
     def finish(p: Path, res, size) -> RankRecord:
         rec = record_from_maps(p, res.blur, res.kind, threshold, rules, size)
         rec.companions = shots.get(p, ())
+        rec.phash = hashes.pop(p, None)
         if cache is not None:
-            cache.put(p, {"scores": rec.scores.to_dict(), "height": rec.height, "width": rec.width}, rec.mini)
+            data = {"scores": rec.scores.to_dict(), "height": rec.height, "width": rec.width}
+            if rec.phash is not None:
+                data["phash"] = rec.phash
+            cache.put(p, data, rec.mini)
         return rec
 
     if photo_workers > 0:
@@ -358,11 +377,14 @@ def sort_records(records: Iterable[RankRecord], by: SortKey | str = SortKey.degr
 def sort_groups(
     records: Iterable[RankRecord], degree_threshold: float | None = None, *, shots: bool = False
 ) -> list[tuple[Any, str]]:
-    """(photo, sub-folder) pairs: the verdict name, or with ``degree_threshold`` "blurred"/"sharp" by degree S.
+    """(photo, sub-folder) pairs: the verdict name, or with ``degree_threshold`` "blurred"/"sharp" by degree S;
+    a burst's alternate frames (``blurtool.ops.bursts.mark_bursts``) go to "alternates", set aside from the picks.
 
     ``shots``: the photo is the tuple of every file of the shot (``RankRecord.files``), for ``plan_sort`` to keep a
     RAW+JPEG pair together."""
     def group(r: RankRecord) -> str:
+        if (r.burst or {}).get("burst_role") == "alternate":
+            return "alternates"
         if degree_threshold is None:
             return r.verdict.value
         return "blurred" if r.scores.degree >= degree_threshold else "sharp"
