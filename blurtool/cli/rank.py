@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from blurtool.cli import _culling as cull
 from blurtool.cli._batch import DeviceOpt, JsonOpt, RecursiveOpt, ThresholdOpt, WeightsOpt, WorkingSizeOpt
 from blurtool.errors import InputError, OutputError
 from blurtool.ops.rank import RankRules
@@ -127,8 +128,9 @@ def _render_table(records, start_rank: int = 1) -> None:
         s = r.scores
         c = colours[r.verdict.value]
         name = str(r.path) + "".join(f" +{p.suffix}" for p in r.companions)  # IMG_1.JPG +.CR2
+        note = cull.burst_note(r)
         t.add_row(str(i), escape(name), f"[{c}]{r.verdict.value}[/]", f"{s.degree:.2f}",
-                  _pct(s.sharp_fraction), _pct(s.motion_fraction), r.reason)
+                  _pct(s.sharp_fraction), _pct(s.motion_fraction), r.reason + (f" · {note}" if note else ""))
     stdout_console().print(t)
 
 
@@ -169,8 +171,9 @@ def _write_sheet(path: Path, records, columns: int, thumb: int, err, placed: dic
         except BlurtoolError:
             img = np.full((thumb * 3 // 4, thumb, 3), 0.2, np.float32)  # moved or deleted since: a grey tile
         img8 = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
-        tiles.append(Tile(img8, r.mini, f"#{i} S={r.scores.degree:.2f}", r.verdict.value, r.path.name,
-                          relative_href(where, path)))
+        note = cull.burst_note(r)
+        tiles.append(Tile(img8, r.mini, f"#{i} S={r.scores.degree:.2f}" + (f" {note}" if note else ""),
+                          r.verdict.value, r.path.name, relative_href(where, path)))
     n = write_sheet(path, tiles, columns=columns, thumb=thumb)
     err.print(f"contact sheet: {path} ({n} photos)")
 
@@ -182,7 +185,9 @@ def _do_undo(log: Path, dry_run: bool, err) -> int:
 
     rep = undo(log, dry_run=dry_run)
     verb = "would restore" if dry_run else "restored"
-    err.print(f"{verb} {len(rep.restored)} photo(s)" + (f"; {rep.already} already undone" if rep.already else ""))
+    err.print(f"{verb} {len(rep.restored)} photo(s)"
+              + (f", the XMP of {len(rep.restored_xmp)} file(s)" if rep.restored_xmp else "")
+              + (f"; {rep.already} already undone" if rep.already else ""))
     for p, why in rep.refused:
         err.print(f"[bold red]not undone:[/] {escape(str(p))}: {escape(why)}")
     return 1 if rep.refused else 0
@@ -233,15 +238,16 @@ def register(app: typer.Typer) -> None:
             "by verdict.", rich_help_panel=_SORT,
         )] = None,
         dry_run: Annotated[bool, typer.Option(
-            "--dry-run", help="Show what --move/--copy/--undo would do; change nothing.", rich_help_panel=_SORT,
+            "--dry-run", help="Show what --move/--copy/--xmp/--undo would do; change nothing.",
+            rich_help_panel=_SORT,
         )] = False,
         log: Annotated[Path | None, typer.Option(
-            "--log", dir_okay=False, help="JSON-lines log of every move/copy (default: "
-            "DIR/blurtool-rank-<time>.jsonl).", rich_help_panel=_SORT,
+            "--log", dir_okay=False, help="JSON-lines log of every move/copy and XMP write, for --undo (default: "
+            "DIR/blurtool-rank-<time>.jsonl; with --xmp alone, in the current folder).", rich_help_panel=_SORT,
         )] = None,
         undo_log: Annotated[Path | None, typer.Option(
-            "--undo", dir_okay=False, help="Undo the moves/copies of this log (no photos needed); never overwrites "
-            "a file that reappeared at the origin.", rich_help_panel=_SORT,
+            "--undo", dir_okay=False, help="Undo the moves/copies and XMP writes of this log (no photos needed); "
+            "never overwrites a file that reappeared at the origin or was changed since.", rich_help_panel=_SORT,
         )] = None,
         cache: Annotated[Path | None, typer.Option(
             "--cache", dir_okay=False, help="SQLite score cache: re-runs only score new or changed photos.",
@@ -271,6 +277,17 @@ def register(app: typer.Typer) -> None:
         subject_centre_min: SubjectCentreMinOpt = _R.subject_centre_min,
         ok_blurred_max: OkBlurredMaxOpt = _R.ok_blurred_max,
         good_defocus_share_min: GoodDefocusShareMinOpt = _R.good_defocus_share_min,
+        xmp: cull.XmpOpt = False,
+        xmp_naming: cull.XmpNamingOpt = cull.SidecarNaming.ext,
+        xmp_embed: cull.XmpEmbedOpt = False,
+        xmp_rating: cull.XmpRatingOpt = None,
+        xmp_label: cull.XmpLabelOpt = None,
+        xmp_pick: cull.XmpPickOpt = None,
+        overwrite_ratings: cull.OverwriteRatingsOpt = False,
+        bursts: cull.BurstsOpt = False,
+        burst_gap: cull.BurstGapOpt = cull.BURST_GAP,
+        burst_distance: cull.BurstDistanceOpt = cull.BURST_DISTANCE,
+        alternates_only: cull.AlternatesOnlyOpt = False,
     ) -> None:
         """Rank photos by blur and tell wanted bokeh (good-blur) from a bad photo (bad-blur).
 
@@ -280,7 +297,8 @@ def register(app: typer.Typer) -> None:
 
         Examples: [cyan]blurtool rank ~/Pictures --top 20[/];
         [cyan]blurtool rank DCIM/ --move sorted/ --dry-run[/]; [cyan]blurtool rank --undo sorted/blurtool-rank-*.jsonl[/];
-        [cyan]blurtool rank DCIM/ --cache ~/.blurtool-rank.sqlite --sheet sheet.html[/].
+        [cyan]blurtool rank DCIM/ --cache ~/.blurtool-rank.sqlite --sheet sheet.html[/];
+        [cyan]blurtool rank DCIM/ --xmp --bursts[/].
         """
         from blurtool.cli._batch import print_error, report_left_out, stderr_console
 
@@ -307,6 +325,13 @@ def register(app: typer.Typer) -> None:
             subject_centre_min=subject_centre_min, ok_blurred_max=ok_blurred_max,
             good_defocus_share_min=good_defocus_share_min,
         )
+        mapping = cull.check_options(
+            xmp=xmp, embed=xmp_embed, overwrite=overwrite_ratings, rating=xmp_rating, label=xmp_label,
+            pick=xmp_pick, bursts=bursts, alternates_only=alternates_only, sorting=dest is not None,
+            naming_given=xmp_naming is not cull.SidecarNaming.ext,
+        )
+        if log is None and (dest is not None or xmp):
+            log = cull.default_log(dest)  # one log for the XMP and the moves: one --undo takes both back
 
         # Everything that would be written is checked before the (long) scoring, so that no work is lost at the end.
         from blurtool.io import check_can_write_in
@@ -351,7 +376,7 @@ def register(app: typer.Typer) -> None:
                 task = progress.add_task("rank", total=len(paths), rate="")
             ranked = iter_rank(paths, detector, rules=rules, threshold=thr, cache=store,
                                photo_workers=n_workers if cpu else 0, batch_size=batch_size,
-                               decode_workers=n_workers, companions=shots)
+                               decode_workers=n_workers, companions=shots, fingerprint=bursts)
             for n, item in enumerate(ranked, 1):
                 if isinstance(item, Failure):
                     failures.append(item.error)
@@ -378,14 +403,23 @@ def register(app: typer.Typer) -> None:
         hits = f", {store.hits} from the cache" if store is not None and store.hits else ""
         err.print(f"ranked {len(records)} photo(s) in {elapsed:.1f} s ({len(records) / max(elapsed, 1e-9):.1f}/s{hits})")
 
+        if bursts and records:
+            cull.mark_bursts_step(records, burst_gap, burst_distance, err)
         ordered = sort_records(records, by.value, reverse)
         shown = ordered[:top] if top is not None else ordered
+        interrupted = False
+        # XMP first, beside the photos where they are: sorting then takes each sidecar along with its photo.
+        if xmp and records:
+            xmp_failures, interrupted = cull.xmp_step(
+                ordered, mapping=mapping, naming=xmp_naming, embed=xmp_embed, overwrite=overwrite_ratings,
+                dry_run=dry_run, log=log, detector=detector, err=err, say_log=dest is None)
+            failures += xmp_failures
         # Sorting into folders comes before the outputs, so that they can say where each photo went (and the
         # contact sheet links to, and reads thumbnails from, the photos' new places).
         placed: dict = {}
-        interrupted = False
-        if dest is not None and records:
-            sort_failures, placed, interrupted = _sort_into(dest, "move" if move is not None else "copy", ordered,
+        to_sort = [r for r in ordered if cull.is_alternate(r)] if alternates_only else ordered
+        if dest is not None and to_sort and not interrupted:
+            sort_failures, placed, interrupted = _sort_into(dest, "move" if move is not None else "copy", to_sort,
                                                             degree_threshold, dry_run, log, err)
             failures += sort_failures
         if json_output:
@@ -429,9 +463,11 @@ def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, 
     riders = {f.absolute() for r in records for f in r.companions}
 
     def count(transfers) -> str:
-        """'3 photo(s)', and the RAW files that went with their JPEGs."""
+        """'3 photo(s)', and the RAW files that went with their JPEGs, and the XMP sidecars with their photos."""
         k = sum(t.src in riders for t in transfers)
-        return f"{len(transfers) - k} photo(s)" + (f" (+{k} RAW file(s) of RAW+JPEG pairs)" if k else "")
+        x = sum(t.src not in given for t in transfers)  # plan_sort adds each photo's sidecars
+        return (f"{len(transfers) - k - x} photo(s)" + (f" (+{k} RAW file(s) of RAW+JPEG pairs)" if k else "")
+                + (f" (+{x} XMP sidecar(s))" if x else ""))
 
     if log is None:
         log = dest / f"blurtool-rank-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
@@ -448,7 +484,7 @@ def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, 
         return f"{src}: cannot {mode} ({why})"
 
     rep = execute_sort(plan, mode, log, on_failed=lambda src, why: print_error(failure(src, why), err))
-    counts = Counter(t.group for t in rep.done if t.src not in riders)
+    counts = Counter(t.group for t in rep.done if t.src not in riders and t.src in given)
     err.print(f"{verb} {count(rep.done)} into {dest}: "
               + ", ".join(f"{g} {n}" for g, n in sorted(counts.items())))
     err.print(f"log: {log}  (undo with: blurtool rank --undo {log})")
