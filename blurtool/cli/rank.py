@@ -185,7 +185,9 @@ def _do_undo(log: Path, dry_run: bool, err) -> int:
 
     rep = undo(log, dry_run=dry_run)
     verb = "would restore" if dry_run else "restored"
-    err.print(f"{verb} {len(rep.restored)} photo(s)"
+    sidecars = sum(p.suffix.lower() == ".xmp" for p in rep.restored)  # moved/copied with their photos
+    err.print(f"{verb} {len(rep.restored) - sidecars} photo(s)"
+              + (f" (+{sidecars} XMP sidecar(s))" if sidecars else "")
               + (f", the XMP of {len(rep.restored_xmp)} file(s)" if rep.restored_xmp else "")
               + (f"; {rep.already} already undone" if rep.already else ""))
     for p, why in rep.refused:

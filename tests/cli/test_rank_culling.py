@@ -109,6 +109,7 @@ def test_xmp_with_move_takes_each_sidecar_along_and_undo_puts_everything_back(tm
     assert "4 photo(s) (+5 XMP sidecar(s))" in r.stderr
     r = run("--undo", log)
     assert r.exit_code == 0, r.output
+    assert "restored 4 photo(s) (+5 XMP sidecar(s)), the XMP of 4 file(s)" in r.stderr
     assert snapshot(tmp_path / "lib") == before and not (tmp_path / "sorted").exists()
 
 
