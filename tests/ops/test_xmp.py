@@ -296,3 +296,17 @@ def test_missing_exiftool_is_one_line(monkeypatch):
     monkeypatch.delenv("BLURTOOL_EXIFTOOL", raising=False)
     with pytest.raises(OutputError, match="^--xmp needs ExifTool: apt install libimage-exiftool-perl$"):
         ExifTool()
+
+
+@needs_exiftool
+def test_a_raw_jpeg_pair_gets_the_sidecars_of_both_files(tmp_path, et):
+    _, recs = ranked(tmp_path / "lib")
+    rec = recs["shake.png"]
+    raw = tmp_path / "lib" / "shake.cr2"
+    raw.write_bytes(b"not really a CR2")  # only its name matters here
+    rec.companions = (raw,)
+    run_xmp([rec], et, tmp_path / "a.jsonl")
+    seen = read_back(tmp_path / "lib" / "shake.png.xmp", tmp_path / "lib" / "shake.cr2.xmp")
+    assert {r["XMP-xmp:Rating"] for r in seen.values()} == {1}
+    plan = plan_xmp([rec], et, model_sha256="abc123", version="0.1.0", naming="stem")
+    assert [c.path.name for c in plan.changes] == ["shake.xmp"] and not plan.failed  # one sidecar for the shot
