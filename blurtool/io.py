@@ -58,6 +58,7 @@ __all__ = [
     "read_image",
     "read_labels",
     "read_map",
+    "sample_bits",
     "write_image",
     "write_kind_colour",
     "write_labels",
@@ -204,6 +205,20 @@ def image_size(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         if _orientation(im, may_decode=False) in (5, 6, 7, 8):
             w, h = h, w
         return h, w
+    finally:
+        im.close()
+
+
+def sample_bits(path: str | os.PathLike) -> int:
+    """Bits per sample the photo's pixels have: 16 for a camera RAW (developed at 16 bits) and a 16-bit PNG/TIFF,
+    else 8; from the header only. The editing commands write their PNG/TIFF results at this depth, so that the
+    pixels they leave alone stay what `read_image` gave."""
+    path = Path(path)
+    if is_raw(path):
+        return 16
+    im = _open_header(path, None)
+    try:
+        return 16 if _is_16bit(im) else 8
     finally:
         im.close()
 

@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
 
         from blurtool.cli._batch import MapProvider, run_batch, stderr_console
         from blurtool.errors import InputError
-        from blurtool.io import read_image, write_image, write_map
+        from blurtool.io import read_image, sample_bits, write_image, write_map
         from blurtool.ops.deblur import deblur, kernel_from_image, kernel_to_image
 
         given_kernel = None
@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
                 )
             cfg = dataclasses.replace(base, threshold=m.threshold)
             res = deblur(image, m.blur, m.kind, kernel=given_kernel, config=cfg)
-            write_image(job.outputs["deblurred"], res.image)
+            write_image(job.outputs["deblurred"], res.image, bits=sample_bits(job.path))  # 16-bit photo: 16-bit PNG
             write_map(job.outputs["kernel"], kernel_to_image(res.kernel).astype(np.float32) / 255)
             write_map(job.outputs["mask"], res.mask)
             if res.reliable is False:

@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         for its matte (default: the model card's). Example: [cyan]blurtool magnify portrait.jpg -s 25px[/]
         """
         from blurtool.cli._batch import MapProvider, run_batch
-        from blurtool.io import read_image, write_image
+        from blurtool.io import read_image, sample_bits, write_image
         from blurtool.ops.magnify import magnify_blur, magnify_naive, max_radius, parse_strength
         from blurtool.ops.matting import MatteOptions, matte, warm_up
 
@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
                 mt = matte(image, m.blur, MatteOptions(threshold=m.threshold))
                 note = mt.note
                 result = magnify_blur(image, m.blur, options, alpha=mt.alpha, foreground=mt.foreground)
-            write_image(job.outputs["magnified"], result)
+            write_image(job.outputs["magnified"], result, bits=sample_bits(job.path))  # 16-bit photo: 16-bit PNG
             changed = float((m.blur >= sharp_below).mean())
             return {"max_radius_px": round(radius, 1), "changed_fraction": changed, "note": note}
 

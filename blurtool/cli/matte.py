@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
         Example: [cyan]blurtool matte portrait.jpg --background beach.jpg --out edits/[/]
         """
         from blurtool.cli._batch import MapProvider, run_batch
-        from blurtool.io import read_image, write_image, write_rgba
+        from blurtool.io import read_image, sample_bits, write_image, write_rgba
         from blurtool.ops.matting import composite, matte, warm_up
 
         bg = load_background(background) if background is not None else None
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
             options = MatteOptions(threshold=m.threshold, band=band, max_pixels=max_pixels)
             result = matte(image, m.blur, options)
             write_image(job.outputs["alpha"], result.alpha)
-            write_rgba(job.outputs["matte"], result.foreground, result.alpha)
+            write_rgba(job.outputs["matte"], result.foreground, result.alpha, bits=sample_bits(job.path))
             if bg is not None:
                 write_image(job.outputs["composite"], composite(result.foreground, result.alpha, bg))
             return {"method": result.method, "subject_fraction": float(result.alpha.mean()), "note": result.note}

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         reuse a map saved by [cyan]blurtool detect[/]).
         """
         from blurtool.cli._batch import MapProvider, run_batch
-        from blurtool.io import read_image, write_image, write_rgba
+        from blurtool.io import read_image, sample_bits, write_image, write_rgba
         from blurtool.ops.segment import segment_sharp
 
         options = SegmentOptions(
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
             image = read_image(job.path)
             result = segment_sharp(image, maps(job.path, image).blur, options)
             write_image(job.outputs["mask"], result.mask.astype("uint8") * 255)
-            write_rgba(job.outputs["cutout"], image, result.mask.astype("float32"))
+            write_rgba(job.outputs["cutout"], image, result.mask.astype("float32"), bits=sample_bits(job.path))
             return {"method": result.method, "sharp_fraction": float(result.mask.mean()), "note": result.note}
 
         report = run_batch(

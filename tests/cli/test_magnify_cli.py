@@ -43,6 +43,37 @@ def test_magnify_keeps_sharp_pixels_bit_identical_in_the_file(tmp_path):
     assert lap(after) < 0.7 * lap(before)  # the background got blurrier
 
 
+def test_a_16_bit_photo_or_a_raw_gives_a_16_bit_png_with_sharp_pixels_identical(tmp_path):
+    """What an editing command writes keeps the photo's depth: a 16-bit PNG (or a RAW, developed at 16 bits) gives a
+    16-bit PNG whose untouched pixels are the ones blurtool read; an 8-bit photo an 8-bit one (test above)."""
+    import pytest
+
+    photo, map_file = _photo(tmp_path)
+    deep = tmp_path / "deep.png"
+    write_image(deep, (read_image(photo) * 65535 + 0.5).astype(np.uint16) - 7)  # not a multiple of 257
+    res = _run(deep, "--map", map_file, "--out", tmp_path / "o", "--strength", "6px")
+    assert res.exit_code == 0, res.output
+    before = cv2.imread(str(deep), cv2.IMREAD_UNCHANGED)
+    after = cv2.imread(str(tmp_path / "o" / "deep.magnified.png"), cv2.IMREAD_UNCHANGED)
+    sharp = cv2.imread(str(map_file), cv2.IMREAD_UNCHANGED) / 255.0 < 0.1
+    assert after.dtype == np.uint16 and np.array_equal(before[sharp], after[sharp])
+
+    pytest.importorskip("rawpy")
+    pytest.importorskip("tifffile")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from raw_files import write_dng
+
+    dng = write_dng(tmp_path / "shot.dng", read_image(photo))
+    res = _run(dng, "--map", map_file, "--out", tmp_path / "o", "--strength", "6px")
+    assert res.exit_code == 0, res.output
+    after = cv2.imread(str(tmp_path / "o" / "shot.magnified.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    developed = (read_image(dng) * 65535 + 0.5).astype(np.uint16)
+    assert after.dtype == np.uint16 and np.array_equal(developed[sharp], after[sharp])
+
+
 def test_magnify_gaussian_method_and_jpg(tmp_path):
     photo, map_file = _photo(tmp_path)
     res = _run(photo, "--map", map_file, "--out", tmp_path / "o", "--method", "gaussian", "--format", "jpg")
