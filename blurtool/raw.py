@@ -89,7 +89,7 @@ class _Raw:
         self.path = path
         self.raw = self._call(rawpy.imread, str(path))
 
-    def __enter__(self) -> _Raw:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:

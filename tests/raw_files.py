@@ -41,7 +41,7 @@ def mosaic(rgb: np.ndarray, white: int) -> np.ndarray:
 def _srational(values) -> tuple[int, ...]:
     out: list[int] = []
     for v in np.ravel(values):
-        out += [int(round(float(v) * 10000)), 10000]
+        out += [round(float(v) * 10000), 10000]
     return tuple(out)
 
 

@@ -12,7 +12,7 @@ pytest.importorskip("imagecodecs")  # tifffile's JPEG-compressed strips, for the
 sys.path.insert(0, str(Path(__file__).parent))
 from raw_files import jpeg_bytes, write_dng
 
-import blurtool.raw as raw
+from blurtool import raw
 from blurtool.errors import InputError
 from blurtool.io import _apply_orientation, image_size, iter_images, read_image, write_image
 
