@@ -297,9 +297,9 @@ def register(app: typer.Typer) -> None:
         sharp subject; verdict in the four levels of Zhang et al. 2018: [red]bad-blur[/], [yellow]ok-blur[/],
         [green]good-blur[/], [blue]no-blur[/].
 
-        Examples: [cyan]blurtool rank ~/Pictures --top 20[/];
-        [cyan]blurtool rank DCIM/ --move sorted/ --dry-run[/]; [cyan]blurtool rank --undo sorted/blurtool-rank-*.jsonl[/];
-        [cyan]blurtool rank DCIM/ --cache ~/.blurtool-rank.sqlite --sheet sheet.html[/];
+        Examples: [cyan]blurtool rank ~/Pictures -r --top 20[/];
+        [cyan]blurtool rank DCIM/ -r --move sorted/ --dry-run[/]; [cyan]blurtool rank --undo sorted/blurtool-rank-*.jsonl[/];
+        [cyan]blurtool rank DCIM/ -r --cache ~/.blurtool-rank.sqlite --sheet sheet.html[/];
         [cyan]blurtool rank DCIM/ --xmp --bursts[/].
         """
         from blurtool.cli._batch import print_error, report_left_out, stderr_console
