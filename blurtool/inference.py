@@ -18,6 +18,10 @@ How a photo is processed:
      cv2.boxFilter. The full-size step goes through the photo in strips of rows, so its extra memory stays a few tens
      of MB however large the photo (only the outputs, blur float32 + kind uint8, are full size).
 
+A network with an amount channel also gives the blur radius per pixel (blurtool.amount: px at the working size,
+reported per mille of the long side); it is interpolated bilinearly (it varies smoothly, and no guide is needed to
+place a boundary the blur map already places).
+
 Summary numbers (`BlurResult.summary()`) come from the working-size map, so a 12 MP photo and a 2 MP copy of it get
 the same answer, and `full_size=False` skips step 4 entirely when only those numbers are wanted (blurtool rank).
 """
@@ -34,6 +38,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from blurtool import amount as amount_unit
 from blurtool.errors import BlurtoolError, InputError, WeightsError
 
 __all__ = ["BlurDetector", "BlurResult", "KIND_NAMES", "guided_upsample"]
@@ -74,7 +79,8 @@ class BlurResult:
     blur: float32 (H, W) in [0, 1], 1 = blurred; kind: uint8 (H, W), 0 sharp / 1 defocus / 2 motion; probs: float32
     (H, W, 3) p(sharp), p(defocus), p(motion) (computed on first access). (H, W) is the photo's size, or the working
     size when predicted with full_size=False (then `full_size` is False). work_probs: (h, w, 3) at the working size,
-    from which summary() is computed.
+    from which summary() is computed. work_amount: (h, w) float32 blur radius in blurtool.amount's unit (px at a
+    1000 px long side), or None for a network without an amount channel; `amount` is it at (H, W).
     """
 
     blur: np.ndarray
@@ -82,8 +88,10 @@ class BlurResult:
     work_probs: np.ndarray
     threshold: float
     full_size: bool = True
+    work_amount: np.ndarray | None = None
     _guide: np.ndarray | None = field(default=None, repr=False)  # uint8 grey photo, to compute .probs lazily
     _probs: np.ndarray | None = field(default=None, repr=False)
+    _amount: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -107,16 +115,30 @@ class BlurResult:
         return self._probs
 
     @property
+    def amount(self) -> np.ndarray | None:
+        """float32 (H, W) blur radius per pixel in blurtool.amount's unit, or None without an amount channel."""
+        if self.work_amount is None:
+            return None
+        if self._amount is None:
+            h, w = self.blur.shape
+            same = self.work_amount.shape == (h, w)
+            self._amount = self.work_amount if same else cv2.resize(self.work_amount, (w, h), interpolation=cv2.INTER_LINEAR)
+        return self._amount
+
+    @property
     def mask(self) -> np.ndarray:
         """bool (H, W): blurred pixels (blur >= threshold)."""
         return self.blur >= self.threshold
 
     def summary(self) -> dict[str, Any]:
-        """blurred_fraction, defocus_fraction, motion_fraction, degree, dominant_kind, threshold.
+        """blurred_fraction, defocus_fraction, motion_fraction, degree, dominant_kind, threshold; with an amount
+        channel also amount, amount_level, amount_diagonal.
 
         From the working-size map, so independent of the photo's pixel count. degree = mean of the blur map (the
         "blur degree" of Ma et al. 2018, "Deep blur mapping"); fractions are of pixels with blur >= threshold;
-        dominant_kind is the kind covering most of the photo.
+        dominant_kind is the kind covering most of the photo. amount = mean blur radius over the blurred pixels
+        (blurtool.amount's unit; 0 when nothing is blurred), amount_level its level, amount_diagonal it as a fraction
+        of the diagonal.
         """
         blur = self.work_blur
         kind = self.work_kind
@@ -124,7 +146,7 @@ class BlurResult:
         defocus = float(np.count_nonzero(kind == 1)) / n
         motion = float(np.count_nonzero(kind == 2)) / n
         fractions = {"sharp": 1.0 - defocus - motion, "defocus": defocus, "motion": motion}
-        return {
+        out = {
             "blurred_fraction": defocus + motion,
             "defocus_fraction": defocus,
             "motion_fraction": motion,
@@ -132,6 +154,13 @@ class BlurResult:
             "dominant_kind": max(fractions, key=fractions.__getitem__),
             "threshold": float(self.threshold),
         }
+        if self.work_amount is not None:
+            blurred = kind > 0
+            amount = float(self.work_amount[blurred].mean()) if blurred.any() else 0.0
+            out["amount"] = amount
+            out["amount_level"] = amount_unit.level_name(amount)
+            out["amount_diagonal"] = amount_unit.diagonal_fraction(amount, *kind.shape)
+        return out
 
 
 # ---------------------------------------------------------------------------------------------- guided filter
@@ -305,6 +334,11 @@ class BlurDetector:
             flip_average=flip_average,
         )
 
+    @property
+    def has_amount(self) -> bool:
+        """Whether the network estimates the blur amount (BlurResult.amount)."""
+        return bool(getattr(getattr(self.model, "config", None), "amount_head", False))
+
     # ------------------------------------------------------------------------------------------ preparation
 
     def work_shape(self, h: int, w: int) -> tuple[int, int]:
@@ -336,8 +370,9 @@ class BlurDetector:
             guide = (_grey(image) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
         return _Prepared(np.ascontiguousarray(x.transpose(2, 0, 1)), (h, w), guide, (H, W))
 
-    def _run(self, batch: list[_Prepared]) -> list[np.ndarray]:
-        """Network on prepared photos of the same padded shape -> work_probs (h, w, 3) each."""
+    def _run(self, batch: list[_Prepared]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Network on prepared photos of the same padded shape -> (work_probs (h, w, 3), work_amount (h, w) in
+        blurtool.amount's unit or None) each."""
         torch = self._torch
         import torch.nn.functional as F
 
@@ -351,27 +386,44 @@ class BlurDetector:
                 logits = self.model(torch.cat([x, x.flip(-1)]))
             else:  # on the CPU a batch of two costs ~30% more than two single passes (measured, 2 cores)
                 logits = torch.cat([self.model(x), self.model(x.flip(-1))])
-        if logits.ndim != 4 or logits.shape[1] != 3:
-            raise WeightsError(f"model returned logits of shape {tuple(logits.shape)}, expected (B, 3, H/2, W/2)")
+        channels = 4 if self.has_amount else 3
+        if logits.ndim != 4 or logits.shape[1] != channels:
+            raise WeightsError(
+                f"model returned logits of shape {tuple(logits.shape)}, expected (B, {channels}, H/2, W/2)"
+            )
         logits = logits.float()
         # Interpolate logits (not probabilities) to the padded working size, then crop the padding away.
         logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        probs = torch.softmax(logits, dim=1)
+        probs = torch.softmax(logits[:, :3], dim=1)
+        # The amount channel is log(1 + radius px at the working size).
+        radius = torch.expm1(logits[:, 3].clamp_min(0)) if channels == 4 else None
         if self.flip_average:
             # The padded width is a multiple of the network stride, so the mirrored map lands on the same pixels.
             n = len(batch)
             probs = 0.5 * (probs[:n] + probs[n:].flip(-1))
+            radius = None if radius is None else 0.5 * (radius[:n] + radius[n:].flip(-1))
         probs = probs.permute(0, 2, 3, 1).cpu().numpy()
-        return [np.ascontiguousarray(probs[i, : p.work_hw[0], : p.work_hw[1]]) for i, p in enumerate(batch)]
+        radius = None if radius is None else radius.cpu().numpy()
+        out = []
+        for i, p in enumerate(batch):
+            h, w = p.work_hw
+            amount = None
+            if radius is not None:
+                amount = np.ascontiguousarray(amount_unit.to_reference(radius[i, :h, :w], max(h, w)))
+            out.append((np.ascontiguousarray(probs[i, :h, :w]), amount))
+        return out
 
-    def _finish(self, prep: _Prepared, work_probs: np.ndarray) -> BlurResult:
+    def _finish(self, prep: _Prepared, work: tuple[np.ndarray, np.ndarray | None]) -> BlurResult:
+        work_probs, work_amount = work
         if prep.guide is None:  # the working size is the photo's size (or full size not wanted)
             blur = 1.0 - work_probs[..., 0]
             kind = _kind_from(blur, work_probs[..., 1], work_probs[..., 2], self.threshold)
             full = prep.work_hw == prep.full_hw
-            return BlurResult(blur, kind, work_probs, self.threshold, full_size=full)
+            return BlurResult(blur, kind, work_probs, self.threshold, full_size=full, work_amount=work_amount)
         blur, kind = _upsample_probs(work_probs, prep.guide, want="maps", threshold=self.threshold)
-        return BlurResult(blur, kind, work_probs, self.threshold, full_size=True, _guide=prep.guide)
+        return BlurResult(
+            blur, kind, work_probs, self.threshold, full_size=True, work_amount=work_amount, _guide=prep.guide
+        )
 
     # -------------------------------------------------------------------------------------------- public
 

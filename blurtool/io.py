@@ -579,6 +579,17 @@ def write_labels(path: str | os.PathLike, kind: np.ndarray) -> None:
     write_bytes_atomic(path, _encode(path, kind.astype(np.uint8)))
 
 
+def write_amount(path: str | os.PathLike, amount: np.ndarray) -> None:
+    """Write a blur-amount map (blurtool.amount's unit) as an 8-bit grey PNG: grey = 10 x amount, saturating at 255
+    (blurtool.amount.to_png; from_png reads it back)."""
+    from blurtool.amount import to_png
+
+    path = Path(path)
+    if amount.ndim != 2:
+        raise ValueError(f"write_amount: expected a (H, W) array, got {amount.shape}")
+    write_bytes_atomic(path, _encode(path, to_png(amount)))
+
+
 def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     """Save an array as .npy, atomically."""
     import io as _io

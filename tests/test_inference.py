@@ -220,3 +220,37 @@ def test_flip_average_default_comes_from_the_card():
     card = {**CARD, "flip_average": True}
     assert BlurDetector(FakeNet(), card, device="cpu").flip_average
     assert not BlurDetector(FakeNet(), card, device="cpu", flip_average=False).flip_average
+
+
+class AmountNet(FakeNet):
+    """FakeNet plus an amount channel: log(1 + 4 px) where it calls the input blurred, 0 where sharp."""
+
+    class config:  # what BlurDetector reads of a model's config
+        amount_head = True
+
+    def forward(self, x):
+        logits = super().forward(x)
+        blurred = (logits[:, :1] < 0).float()
+        return torch.cat([logits, blurred * float(np.log1p(4.0))], 1)
+
+
+def test_the_amount_is_reported_relative_to_the_photo_and_summarised_over_blurred_pixels():
+    from blurtool import amount
+
+    det = BlurDetector(AmountNet(), CARD, device="cpu")
+    assert det.has_amount and not BlurDetector(FakeNet(), CARD, device="cpu").has_amount
+    img = half_blurred(240, 320)
+    res = det.predict(img)
+    assert res.amount.shape == (240, 320) and res.work_amount.shape == (96, 128)
+    # 4 px at a working long side of 128 px is 31.25 px at a 1000 px long side.
+    assert np.median(res.amount[:, 200:]) == pytest.approx(31.25, rel=1e-3) and res.amount[:, :100].max() < 1
+    s = res.summary()
+    # The mean over blurred pixels: 31.25 inside, less on the boundary's band, where the map interpolates.
+    assert 25 < s["amount"] <= 31.3 and s["amount_level"] == "high"
+    # 4 px of the working size's 160 px diagonal inside the region.
+    assert s["amount_diagonal"] == pytest.approx(s["amount"] / 31.25 * 4 / 160, rel=1e-4)
+    big = cv2.resize(img, (1280, 960), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    assert det.predict(big).summary()["amount"] == pytest.approx(s["amount"], rel=0.05)
+    both = BlurDetector(AmountNet(), CARD, device="cpu", flip_average=True).predict(img)
+    assert np.median(both.amount[:, 200:]) == pytest.approx(31.25, rel=1e-3)
+    assert "amount" not in BlurDetector(FakeNet(), CARD, device="cpu").predict(img).summary()

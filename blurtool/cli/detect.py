@@ -27,8 +27,9 @@ SAVE_CHOICES = {
     "kind": {"kind": ".kind.png", "labels": ".labels.png"},
     "overlay": {"overlay": ".overlay.jpg"},
     "npy": {"npy": ".blur.npy"},
+    "amount": {"amount": ".amount.png"},
 }
-DEFAULT_SAVE = "blur,kind,overlay"
+DEFAULT_SAVE = "blur,kind,overlay,amount"
 
 # Overlay: blurred pixels tinted half-way towards the kind colour (red defocus, blue motion); sharp pixels untouched.
 OVERLAY_ALPHA = 0.5
@@ -81,7 +82,7 @@ def write_outputs(paths: dict, image, result, writers) -> None:
 
     Encoding four full-size images is most of the end-to-end time of a large photo; cv2.imencode releases the GIL,
     so they are written on the `writers` thread pool (two threads: one per core here)."""
-    from blurtool.io import write_image, write_kind_colour, write_labels, write_map, write_npy
+    from blurtool.io import write_amount, write_image, write_kind_colour, write_labels, write_map, write_npy
 
     tasks = []
     if "blur" in paths:
@@ -93,6 +94,8 @@ def write_outputs(paths: dict, image, result, writers) -> None:
         tasks.append(writers.submit(lambda: write_image(paths["overlay"], small_overlay(image, result.kind), quality=90)))
     if "npy" in paths:
         tasks.append(writers.submit(write_npy, paths["npy"], result.blur))
+    if "amount" in paths:
+        tasks.append(writers.submit(write_amount, paths["amount"], result.amount))
     try:
         for t in tasks:
             t.result()  # re-raises an OutputError of any writer
@@ -116,7 +119,7 @@ def register(app: typer.Typer) -> None:
                 "--save",
                 help="Outputs to write, comma-separated: blur (grey map, white = blurred), kind (colour map: "
                 "black sharp, red defocus, blue motion, and raw 0/1/2 labels), overlay (the photo tinted by kind), "
-                "npy (float32 map).",
+                "npy (float32 map), amount (blur radius per pixel: grey = 10 x px at a 1000 px long side).",
             ),
         ] = DEFAULT_SAVE,
         threshold: ThresholdOpt = None,
@@ -132,19 +135,26 @@ def register(app: typer.Typer) -> None:
 
         Writes, next to each photo or in [bold]--out[/]: [bold]<stem>.blur.png[/] (255 = blurred, same size as the
         photo), [bold]<stem>.kind.png[/] (black sharp, red defocus, blue motion), [bold]<stem>.labels.png[/]
-        (0/1/2) and [bold]<stem>.overlay.jpg[/]. Prints per photo the blurred fraction, the fraction by kind, the
-        blur degree (mean of the map, Ma et al. 2018) and the dominant kind.
+        (0/1/2), [bold]<stem>.overlay.jpg[/] and [bold]<stem>.amount.png[/] (blur radius, grey = 10 x px at a
+        1000 px long side). Prints per photo the blurred fraction, the fraction by kind, the blur degree (mean of
+        the map, Ma et al. 2018), the dominant kind, and the blur amount (mean radius over the blurred pixels) with
+        its level (none, low, medium, high).
 
         Example: [cyan]blurtool detect holiday/*.jpg --out maps/[/]
         """
         outputs = parse_save(save)
 
         from blurtool.cli._batch import run_batch
+        from blurtool.errors import WeightsError
         from blurtool.inference import BlurDetector
         from blurtool.io import read_image
 
         detector = BlurDetector.from_weights(weights, device=device, threshold=threshold, working_size=working_size,
                                              flip_average=flip_average_for(fast))
+        if not detector.has_amount and "amount" in outputs:
+            if save != DEFAULT_SAVE:
+                raise WeightsError("--save amount: these weights have no blur-amount channel")
+            del outputs["amount"]  # a model from before the amount channel: the other outputs as before
 
         from concurrent.futures import ThreadPoolExecutor
 
@@ -165,6 +175,7 @@ def register(app: typer.Typer) -> None:
                 ("motion_fraction", "motion", "{:.0%}"),
                 ("degree", "degree", "{:.2f}"),
                 ("dominant_kind", "dominant", None),
+                *([("amount", "amount", "{:.1f}"), ("amount_level", "level", None)] if detector.has_amount else []),
             ],
         )
         writers.shutdown()

@@ -19,7 +19,7 @@ def weights(tmp_path_factory):
     from blurtool.weights import save_weights
 
     torch.manual_seed(0)
-    model = create_model("blurnet")
+    model = create_model("blurnet", amount_head=True)
     path = tmp_path_factory.mktemp("w") / "tiny.pt"
     save_weights(path, model, {"threshold": 0.5, "working_size": 96, "classes": ["sharp", "defocus", "motion"]})
     return path

@@ -35,8 +35,16 @@ def invoke(*args):
 
 def test_detect_writes_all_outputs(weights, photo, tmp_path):
     out = tmp_path / "out"
-    r = invoke(photo, "--weights", weights, "--out", out, "--device", "cpu", "--save", "blur,kind,overlay,npy")
+    r = invoke(photo, "--weights", weights, "--out", out, "--device", "cpu", "--save", "blur,kind,overlay,npy,amount")
     assert r.exit_code == 0, r.output
+    from blurtool.amount import from_png
+    from blurtool.inference import BlurDetector
+    from blurtool.io import read_image
+
+    amount = cv2.imread(str(out / "photo.amount.png"), cv2.IMREAD_UNCHANGED)
+    assert amount.dtype == np.uint8 and amount.shape == (150, 200)
+    expected = BlurDetector.from_weights(weights, device="cpu").predict(read_image(photo)).amount
+    assert np.abs(from_png(amount) - np.minimum(expected, 25.5)).max() <= 0.051  # tenths of the documented unit
     blur = cv2.imread(str(out / "photo.blur.png"), cv2.IMREAD_UNCHANGED)
     labels = cv2.imread(str(out / "photo.labels.png"), cv2.IMREAD_UNCHANGED)
     kind = cv2.imread(str(out / "photo.kind.png"))[..., ::-1]
@@ -57,7 +65,8 @@ def test_detect_json_and_defaults(weights, photo):
     assert r.exit_code == 0, r.output
     rec = json.loads(r.stdout)
     assert rec["status"] == "ok" and rec["threshold"] == 0.3 and rec["width"] == 200
-    assert sorted(rec["outputs"]) == ["blur", "kind", "labels", "overlay"]
+    assert sorted(rec["outputs"]) == ["amount", "blur", "kind", "labels", "overlay"]
+    assert rec["amount"] >= 0 and rec["amount_level"] in ("none", "low", "medium", "high")
     for key in ("blurred_fraction", "defocus_fraction", "motion_fraction", "degree"):
         assert 0.0 <= rec[key] <= 1.0
     assert rec["dominant_kind"] in ("sharp", "defocus", "motion")
@@ -65,6 +74,20 @@ def test_detect_json_and_defaults(weights, photo):
     # Outputs exist now: skipped without --overwrite.
     r = invoke(photo, "--weights", weights, "--json")
     assert json.loads(r.stdout)["status"] == "skipped"
+
+
+def test_weights_without_an_amount_channel_write_the_other_outputs(photo, tmp_path):
+    from blurtool.model import create_model
+    from blurtool.weights import save_weights
+
+    old = tmp_path / "old.pt"
+    save_weights(old, create_model("blurnet"), {"threshold": 0.5, "working_size": 96})
+    r = invoke(photo, "--weights", old, "--out", tmp_path / "o", "--json")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)
+    assert sorted(rec["outputs"]) == ["blur", "kind", "labels", "overlay"] and "amount" not in rec
+    r = invoke(photo, "--weights", old, "--out", tmp_path / "p", "--save", "blur,amount")
+    assert r.exit_code != 0 and "no blur-amount channel" in r.output and not (tmp_path / "p").exists()
 
 
 def test_bad_save_choice(weights, photo):
