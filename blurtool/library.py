@@ -36,13 +36,14 @@ from blurtool.ops.rank import GRID, BlurScores, RankRules, Verdict, score_maps, 
 # Long side of the small blur map kept per photo for contact-sheet insets (and stored in the cache).
 MINI = 64
 # Version of what the cache stores; bump when score definitions change so old rows are not reused.
-SCORES_VERSION = 1
+SCORES_VERSION = 2  # 2: the blur amount (BlurScores.amount, centre_amount)
 
 
 class SortKey(str, Enum):
     degree = "degree"  # most blurred first (blur degree S, descending)
     sharp = "sharp"  # sharpest first (sharp fraction, descending)
     verdict = "verdict"  # bad-blur, ok-blur, good-blur, no-blur; most blurred first within a level
+    amount = "amount"  # most strongly blurred first (mean blur amount over the blurred pixels, descending)
 
 
 @dataclass
@@ -65,7 +66,8 @@ class RankRecord:
             "path": str(self.path),
             "verdict": self.verdict.value,
             "reason": self.reason,
-            **{k: round(v, 4) for k, v in self.scores.to_dict().items()},
+            # The amounts are None for weights without an amount channel: left out, not written as null.
+            **{k: round(v, 4) for k, v in self.scores.to_dict().items() if v is not None},
             "width": self.width,
             "height": self.height,
             "companions": [str(p) for p in self.companions],
@@ -155,8 +157,8 @@ def _mini(blur: np.ndarray) -> np.ndarray:
     return (np.clip(b, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def record_from_maps(path, blur, kind, threshold, rules, size) -> RankRecord:
-    s = score_maps(blur, kind, threshold)
+def record_from_maps(path, blur, kind, threshold, rules, size, amount=None) -> RankRecord:
+    s = score_maps(blur, kind, threshold, amount=amount)
     v, why = verdict(s, rules)
     return RankRecord(Path(path), s, v, why, size[0], size[1], _mini(blur))
 
@@ -253,7 +255,7 @@ def iter_rank(
             return Failure(p, naming(p, str(e)))
 
     def finish(p: Path, res, size) -> RankRecord:
-        rec = record_from_maps(p, res.blur, res.kind, threshold, rules, size)
+        rec = record_from_maps(p, res.blur, res.kind, threshold, rules, size, getattr(res, "amount", None))
         rec.companions = shots.get(p, ())
         rec.phash = hashes.pop(p, None)
         if cache is not None:
@@ -359,7 +361,8 @@ def rank_photos(paths: Sequence[Path | str], detector, **kwargs) -> RankRun:
 
 
 def sort_records(records: Iterable[RankRecord], by: SortKey | str = SortKey.degree, reverse: bool = False):
-    """Rank order: by degree (most blurred first), sharp fraction (sharpest first) or verdict (worst first).
+    """Rank order: by degree (most blurred first), sharp fraction (sharpest first), verdict (worst first) or amount
+    (most strongly blurred first; photos without an amount last, by degree).
 
     Ties break by path, so the order is the same on every run. ``reverse`` flips the whole order.
     """
@@ -368,6 +371,8 @@ def sort_records(records: Iterable[RankRecord], by: SortKey | str = SortKey.degr
         key = lambda r: (-r.scores.degree, str(r.path))
     elif by is SortKey.sharp:
         key = lambda r: (-r.scores.sharp_fraction, r.scores.degree, str(r.path))
+    elif by is SortKey.amount:
+        key = lambda r: (r.scores.amount is None, -(r.scores.amount or 0.0), -r.scores.degree, str(r.path))
     else:
         key = lambda r: (r.verdict.rank, -r.scores.degree, str(r.path))
     out = sorted(records, key=key)

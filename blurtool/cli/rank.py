@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,18 +13,13 @@ import typer
 from blurtool.cli import _culling as cull
 from blurtool.cli._batch import DeviceOpt, JsonOpt, RecursiveOpt, ThresholdOpt, WeightsOpt, WorkingSizeOpt
 from blurtool.errors import InputError, OutputError
+from blurtool.library import SortKey
 from blurtool.ops.rank import RankRules
 
 _R = RankRules()
 _RULES = "Verdict rules"
 _SORT = "Sorting into folders"
 _OUT = "Output"
-
-
-class By(str, Enum):
-    degree = "degree"
-    sharp = "sharp"
-    verdict = "verdict"
 
 
 def _rule(name: str, help_: str):
@@ -52,6 +46,11 @@ OkBlurredMaxOpt = _rule("ok_blurred_max", "ok-blur when at most this share is bl
 GoodDefocusShareMinOpt = _rule(
     "good_defocus_share_min", "good-blur needs at least this share of the blur to be defocus."
 )
+SoftAmountMaxOpt = Annotated[float, typer.Option(
+    "--soft-amount-max", min=0.0, max=100.0, rich_help_panel=_RULES,
+    help="ok-blur (slightly soft) instead of bad-blur when the blur's amount is below this (blur radius in px at "
+    "a 1000 px long side; 4 = the top of the 'low' level, details still visible). Needs weights with an amount.",
+)]
 
 
 def _load_detector(weights, device, threshold, working_size, flip_average=False):
@@ -121,7 +120,8 @@ def _render_table(records, start_rank: int = 1) -> None:
     t.add_column("photo", overflow="fold", ratio=3)
     t.add_column("verdict", no_wrap=True)
     # Enough to decide at a glance; every score is in --json / --csv.
-    for name in ("S", "sharp", "motion"):
+    amounts = any(r.scores.amount is not None for r in records)
+    for name in ("S", "sharp", "motion", *(("amount",) if amounts else ())):
         t.add_column(name, justify="right", no_wrap=True)
     t.add_column("why", ratio=2)
     for i, r in enumerate(records, start_rank):
@@ -129,8 +129,9 @@ def _render_table(records, start_rank: int = 1) -> None:
         c = colours[r.verdict.value]
         name = str(r.path) + "".join(f" +{p.suffix}" for p in r.companions)  # IMG_1.JPG +.CR2
         note = cull.burst_note(r)
+        amount = (("-" if s.amount is None else f"{s.amount:.1f}"),) if amounts else ()
         t.add_row(str(i), escape(name), f"[{c}]{r.verdict.value}[/]", f"{s.degree:.2f}",
-                  _pct(s.sharp_fraction), _pct(s.motion_fraction), r.reason + (f" · {note}" if note else ""))
+                  _pct(s.sharp_fraction), _pct(s.motion_fraction), *amount, r.reason + (f" · {note}" if note else ""))
     stdout_console().print(t)
 
 
@@ -205,10 +206,11 @@ def register(app: typer.Typer) -> None:
             show_default=False,
         )] = None,
         recursive: RecursiveOpt = False,
-        by: Annotated[By, typer.Option(
-            "--by", help="Sort by blur degree S (most blurred first), sharp fraction (sharpest first) or verdict "
-            "(bad-blur, ok-blur, good-blur, no-blur).", rich_help_panel=_OUT,
-        )] = By.degree,
+        by: Annotated[SortKey, typer.Option(
+            "--by", help="Sort by blur degree S (most blurred first), sharp fraction (sharpest first), verdict "
+            "(bad-blur, ok-blur, good-blur, no-blur) or blur amount (most strongly blurred first).",
+            rich_help_panel=_OUT,
+        )] = SortKey.degree,
         reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the order.", rich_help_panel=_OUT)] = False,
         top: Annotated[int | None, typer.Option(
             "--top", min=1, help="Show only the first N (table, --json, --csv, --sheet); sorting into folders "
@@ -279,6 +281,7 @@ def register(app: typer.Typer) -> None:
         subject_centre_min: SubjectCentreMinOpt = _R.subject_centre_min,
         ok_blurred_max: OkBlurredMaxOpt = _R.ok_blurred_max,
         good_defocus_share_min: GoodDefocusShareMinOpt = _R.good_defocus_share_min,
+        soft_amount_max: SoftAmountMaxOpt = _R.soft_amount_max,
         xmp: cull.XmpOpt = False,
         xmp_naming: cull.XmpNamingOpt = cull.SidecarNaming.ext,
         xmp_embed: cull.XmpEmbedOpt = False,
@@ -325,7 +328,7 @@ def register(app: typer.Typer) -> None:
             subject_motion_max=subject_motion_max, centre_sharp_min=centre_sharp_min,
             subject_area_min=subject_area_min, subject_offset_max=subject_offset_max,
             subject_centre_min=subject_centre_min, ok_blurred_max=ok_blurred_max,
-            good_defocus_share_min=good_defocus_share_min,
+            good_defocus_share_min=good_defocus_share_min, soft_amount_max=soft_amount_max,
         )
         mapping = cull.check_options(
             xmp=xmp, embed=xmp_embed, overwrite=overwrite_ratings, rating=xmp_rating, label=xmp_label,

@@ -11,6 +11,9 @@ so a photo and its resized copy get the same scores whatever resolution the map 
   background on purpose, *ok* when it only touches small or unimportant regions, *bad* when it hits the subject or
   the whole frame. The paper learns the levels from labelled photos; here they are explicit rules on the scores
   (documented in :class:`RankRules`), whose thresholds are CLI options.
+* With a blur-amount map (blurtool.amount: blur radius per pixel, px at a 1000 px long side) the scores also say
+  *how badly* the photo is blurred, and a blur too slight to spoil it (the "low" level) makes a photo ok-blur
+  ("slightly soft") where the map alone would call it bad-blur.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ class Verdict(str, Enum):
 class RankRules:
     """Thresholds of the verdict rules. Every field is a ``blurtool rank`` option of the same name.
 
-    Fractions are of the whole frame unless said otherwise. The rules are tried in this order, first match wins:
+    Fractions are of the whole frame unless said otherwise; amounts are in blurtool.amount's unit (blur radius in px
+    at a 1000 px long side). The rules are tried in this order, first match wins:
 
     1. **no-blur**: ``blurred_fraction <= no_blur_max``: the whole photo is sharp (a few percent of blurred pixels are
        noise of the map at flat or saturated areas).
@@ -57,6 +61,10 @@ class RankRules:
        the central third, where the subject usually is.
     5. **bad-blur, missed focus**: ``centre_sharp < centre_sharp_min`` and no sizeable sharp region near the centre
        (no *subject*, see below): the lens focused on the periphery/background and the subject is soft.
+
+       Rules 2-5 give **ok-blur, slightly soft** instead when the blur they judge is slight: its amount (``amount``
+       for rules 2-3, ``centre_amount`` for 4-5) is below ``soft_amount_max`` (the "low" level, details still
+       visible). Without an amount map they always give bad-blur.
     6. **ok-blur**: ``blurred_fraction <= ok_blurred_max``: blur only on small regions that do not hold the subject.
     7. **good-blur**: the blur is mostly defocus (``defocus_share >= good_defocus_share_min``) and a sharp subject
        exists: shallow depth of field, the bokeh a photographer wants.
@@ -79,17 +87,23 @@ class RankRules:
     subject_centre_min: float = 0.05
     ok_blurred_max: float = 0.3
     good_defocus_share_min: float = 0.6
+    soft_amount_max: float = 4.0  # blurtool.amount.LEVEL_BOUNDS[1]: the top of the "low" level
 
     def __post_init__(self):
         for f in fields(self):
             v = getattr(self, f.name)
-            if not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0 and not math.isnan(v)):
-                raise InputError(f"rank rule {f.name} must be a number in [0, 1], got {v!r}")
+            top = _RULE_MAXIMA.get(f.name, 1.0)
+            if not (isinstance(v, (int, float)) and 0.0 <= v <= top and not math.isnan(v)):
+                raise InputError(f"rank rule {f.name} must be a number in [0, {top:g}], got {v!r}")
+
+
+# Rules that are not fractions, and their largest sensible value.
+_RULE_MAXIMA = {"soft_amount_max": 100.0}
 
 
 @dataclass(frozen=True)
 class BlurScores:
-    """Scores of one photo (all in [0, 1]); see :func:`score_maps`."""
+    """Scores of one photo (fractions in [0, 1], amounts in blurtool.amount's unit); see :func:`score_maps`."""
 
     degree: float  # S = mean blur map (Ma et al. 2018)
     sharp_fraction: float  # share of the frame below the decision threshold
@@ -103,6 +117,10 @@ class BlurScores:
     subject_offset: float  # its centroid's distance from the centre (0 centre, 1/3 thirds point, 1 corner); 1 if none
     subject_centre: float  # share of the central third the subject covers (0 when it is a ring around a soft centre)
     sharp_offset: float  # same for the centroid of all sharp pixels; 1 if none
+    # Mean blur amount over the blurred pixels of the frame / of the central third (0 where none is blurred); None
+    # without an amount map.
+    amount: float | None = None
+    centre_amount: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -142,8 +160,15 @@ def _offset(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> float:
     return float(min(1.0, math.hypot(dx, dy) / math.sqrt(2.0)))
 
 
-def score_maps(blur: np.ndarray, kind: np.ndarray | None, threshold: float = 0.5, grid: int = GRID) -> BlurScores:
-    """Scores of one photo from its blur map and kind map (any resolution; see module doc).
+def score_maps(
+    blur: np.ndarray,
+    kind: np.ndarray | None,
+    threshold: float = 0.5,
+    grid: int = GRID,
+    amount: np.ndarray | None = None,
+) -> BlurScores:
+    """Scores of one photo from its blur map, kind map and optionally amount map (any resolution, the same for all
+    three; see module doc).
 
     A pixel is blurred when ``blur >= threshold`` (the detector's decision threshold). A blurred pixel counts as
     motion when the kind map says 2 and as defocus otherwise (the kind map may call a pixel just above the threshold
@@ -153,7 +178,14 @@ def score_maps(blur: np.ndarray, kind: np.ndarray | None, threshold: float = 0.5
 
     if not 0.0 < threshold < 1.0:
         raise InputError(f"blur threshold must be in (0, 1), got {threshold}")
+    if amount is not None and (not isinstance(amount, np.ndarray) or amount.shape != blur.shape):
+        raise InputError(f"amount map must have the blur map's shape {blur.shape}, got {getattr(amount, 'shape', amount)}")
     b, k = to_grid(blur, kind, grid)
+    a = None
+    if amount is not None:  # area-averaged onto the same grid (to_grid's clipping is for the [0, 1] blur map)
+        a = amount.astype(np.float32)
+        if a.shape != b.shape:
+            a = cv2.resize(a, b.shape[::-1], interpolation=cv2.INTER_AREA)
     h, w = b.shape
     blurred = b >= threshold
     sharp = ~blurred
@@ -181,6 +213,10 @@ def score_maps(blur: np.ndarray, kind: np.ndarray | None, threshold: float = 0.5
             subject_offset = _offset(np.array([cy]), np.array([cx]), h, w)
             subject_centre = float((labels[y0:y1, x0:x1] == i).mean())
 
+    def mean_amount(rows=slice(None), cols=slice(None)):
+        where = blurred[rows, cols]
+        return float(a[rows, cols][where].mean()) if where.any() else 0.0
+
     return BlurScores(
         degree=float(b.mean()),
         sharp_fraction=1.0 - blurred_fraction,
@@ -194,27 +230,35 @@ def score_maps(blur: np.ndarray, kind: np.ndarray | None, threshold: float = 0.5
         subject_offset=subject_offset,
         subject_centre=subject_centre,
         sharp_offset=sharp_offset,
+        amount=None if a is None else mean_amount(),
+        centre_amount=None if a is None else mean_amount(slice(y0, y1), slice(x0, x1)),
     )
 
 
 def verdict(s: BlurScores, rules: RankRules | None = None) -> tuple[Verdict, str]:
     """The verdict and a short reason, by the ordered rules of :class:`RankRules`."""
     r = rules or RankRules()
+
+    def bad(reason: str, amount: float | None):
+        if amount is not None and amount < r.soft_amount_max:
+            return Verdict.OK, "slightly soft"
+        return Verdict.BAD, reason
+
     if s.blurred_fraction <= r.no_blur_max:
         return Verdict.NONE, "all sharp"
     if s.blurred_fraction >= r.frame_blurred_min:
-        return Verdict.BAD, "whole frame blurred"
+        return bad("whole frame blurred", s.amount)
     if s.motion_fraction >= r.shake_motion_min:
-        return Verdict.BAD, "camera shake"
+        return bad("camera shake", s.amount)
     if s.centre_motion >= r.subject_motion_max:
-        return Verdict.BAD, "motion-blurred subject"
+        return bad("motion-blurred subject", s.centre_amount)
     subject_ok = (
         s.subject_area >= r.subject_area_min
         and s.subject_offset <= r.subject_offset_max
         and s.subject_centre >= r.subject_centre_min
     )
     if s.centre_sharp < r.centre_sharp_min and not subject_ok:
-        return Verdict.BAD, "missed focus"
+        return bad("missed focus", s.centre_amount)
     if s.blurred_fraction <= r.ok_blurred_max:
         return Verdict.OK, "small blurred regions"
     if s.defocus_share >= r.good_defocus_share_min and subject_ok:
@@ -224,8 +268,8 @@ def verdict(s: BlurScores, rules: RankRules | None = None) -> tuple[Verdict, str
     return Verdict.BAD, "mixed blur around the subject"
 
 
-def rank_maps(blur, kind, threshold: float = 0.5, rules: RankRules | None = None, grid: int = GRID):
+def rank_maps(blur, kind, threshold: float = 0.5, rules: RankRules | None = None, grid: int = GRID, amount=None):
     """Convenience: ``(scores, verdict, reason)`` of one photo's maps."""
-    s = score_maps(blur, kind, threshold, grid)
+    s = score_maps(blur, kind, threshold, grid, amount)
     v, why = verdict(s, rules)
     return s, v, why

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "ops"))
-from rank_fakes import FakeDetector, library, photo, write
+from rank_fakes import AmountDetector, FakeDetector, library, photo, write
 
 import blurtool.cli.rank as rank_cli
 from blurtool.cli import app
@@ -237,3 +237,31 @@ def test_raw_jpeg_pair_is_one_photo_scored_once_moved_and_undone_together(tmp_pa
     assert r.exit_code == 0, r.output
     assert {p.name for p in (tmp_path / "copies" / "bad-blur").iterdir()} == {"IMG_1.jpg", "IMG_1.dng", "IMG_3.dng"}
 
+
+
+def test_rank_by_amount_and_a_slightly_soft_photo_is_ok_blur(tmp_path, monkeypatch):
+    det = AmountDetector()
+    monkeypatch.setattr(rank_cli, "_load_detector", lambda *a, **k: det)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    everywhere = np.ones((96, 128), bool)
+    for name, blue in (("soft.png", 20), ("hopeless.png", 150), ("shaken.png", 80)):
+        img = photo(everywhere)
+        img[..., 2] = blue  # amount = blue / 10: 2.0 (low), 15.0 (high), 8.0 (medium)
+        write(lib / name, img)
+    r = run(lib, "--json", "--by", "amount")
+    assert r.exit_code == 0, r.output
+    rows = lines(r)
+    assert [Path(x["path"]).name for x in rows] == ["hopeless.png", "shaken.png", "soft.png"]
+    assert [x["amount"] for x in rows] == pytest.approx([15.0, 8.0, 2.0], abs=0.01)
+    assert [(x["verdict"], x["reason"]) for x in rows] == [
+        ("bad-blur", "whole frame blurred"), ("bad-blur", "whole frame blurred"), ("ok-blur", "slightly soft")]
+    # The bound is an option: at 1.5 even the slight blur is bad.
+    r = run(lib, "--json", "--soft-amount-max", "1.5")
+    assert {x["verdict"] for x in lines(r)} == {"bad-blur"}
+    # The table shows the amount; weights without one show no amount column and write no amount field.
+    r = run(lib)
+    assert r.exit_code == 0 and "amount" in r.stdout
+    monkeypatch.setattr(rank_cli, "_load_detector", lambda *a, **k: FakeDetector())
+    r = run(lib, "--json", "--no-cache")
+    assert all("amount" not in x for x in lines(r))

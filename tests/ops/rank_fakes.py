@@ -11,6 +11,7 @@ class FakeResult:
     blur: np.ndarray
     kind: np.ndarray
     threshold: float
+    amount: np.ndarray | None = None
 
 
 class FakeDetector:
@@ -28,6 +29,17 @@ class FakeDetector:
         blur = np.ascontiguousarray(image[..., 0], dtype=np.float32)
         kind = np.where(blur >= 0.5, np.where(image[..., 1] > 0.5, 2, 1), 0).astype(np.uint8)
         return FakeResult(blur, kind, self.threshold)
+
+
+class AmountDetector(FakeDetector):
+    """FakeDetector with a blur amount where blurred: the blue channel's 8-bit value / 10 (blurtool.amount's unit)."""
+
+    sha256 = "fake-amount"
+
+    def predict(self, image, full_size=True):
+        res = super().predict(image, full_size)
+        res.amount = np.where(res.kind > 0, image[..., 2].astype(np.float32) * 25.5, 0).astype(np.float32)
+        return res
 
 
 def photo(blurred: np.ndarray, motion: bool = False) -> np.ndarray:

@@ -177,3 +177,23 @@ def test_bad_blur_no_subject_only_sharp_specks():
     assert s.centre_sharp >= RankRules().centre_sharp_min and s.subject_area < RankRules().subject_area_min
     verdict_, why = verdict(s)
     assert verdict_ is Verdict.BAD and why == "no sharp subject"
+
+
+def test_the_amount_is_scored_on_blurred_pixels_and_a_slight_blur_is_only_slightly_soft():
+    blurred = np.ones((H, W), bool)
+    blurred[:, : W // 4] = False  # a sharp strip at the left edge: no subject, the frame mostly blurred
+    blur, kind = maps(blurred)
+    heavy = np.where(blurred, 12.0, 0.0).astype(np.float32)
+    s = score_maps(blur, kind, 0.5, amount=heavy)
+    assert s.amount == pytest.approx(12.0, abs=0.3) and s.centre_amount == pytest.approx(12.0, abs=0.3)
+    assert score_maps(blur, kind, 0.5).amount is None  # no amount map, no amount
+    assert v(blur, kind) == (Verdict.BAD, "missed focus")
+    assert rank_maps(blur, kind, 0.5, amount=heavy)[1:] == (Verdict.BAD, "missed focus")
+    slight = np.where(blurred, 2.0, 0.0).astype(np.float32)  # the "low" level: details still visible
+    assert rank_maps(blur, kind, 0.5, amount=slight)[1:] == (Verdict.OK, "slightly soft")
+    # The rule's bound is an option; the amount map must have the blur map's shape.
+    assert rank_maps(blur, kind, 0.5, RankRules(soft_amount_max=1.0), amount=slight)[1] is Verdict.BAD
+    with pytest.raises(InputError):
+        score_maps(blur, kind, 0.5, amount=slight[:10])
+    with pytest.raises(InputError):
+        RankRules(soft_amount_max=-1)
