@@ -14,6 +14,8 @@ threshold and, optionally, ``result.probs`` the HxWx3 class probabilities:
     read_gt(path) -> bool HxW
     read_stem_list(path) -> list[str] ;  val_stems(card) -> list[str]
     evaluate(detector, data_dir, *, stems=None, threshold=None, on_image=None) -> EvalReport
+    evaluate_amount(detector, data_dir, *, stems=None, on_image=None) -> dict
+        the blur amount against known kernels (needs a detector with an amount channel, see its docstring)
     draw_pr_curve(curves, path, title="") -> None        (OpenCV only; no matplotlib)
 """
 
@@ -256,6 +258,60 @@ def evaluate(
         if (recs := [r for r in records if r["group"] == g])
     }
     return EvalReport(str(data_dir), float(threshold), overall, groups, records)
+
+
+# Pixels an amount is read from must be this share of the photo (sharp in the ground truth and textured), else the
+# photo is left out of the amount benchmark.
+AMOUNT_MIN_SHARE = 0.05
+
+
+def evaluate_amount(
+    detector,
+    data_dir: str | os.PathLike,
+    *,
+    stems: Iterable[str] | None = None,
+    on_image: Callable[[int, int, str], None] | None = None,
+) -> dict:
+    """The progressive-blur benchmark of the blur amount (Zhang et al. 2018's levels) on a CUHK-layout folder.
+
+    Each photo, at the detector's working size, is blurred as a whole by disks of radius 1, 2, 3, 5, 7, 10 px and
+    motion streaks of 5, 11, 21, 31 px (blurtool.train.synth.progressive_blurs); the estimate of each is the median
+    amount over the pixels that are sharp in the ground truth (blurred now by exactly the known kernel) and textured
+    (a flat region shows no blur whatever its amount). Both are in blurtool.amount's unit. Returns
+    metrics.progressive_amount_scores (spearman, mae, level_accuracy, no_saturation) plus `images` and `cases`.
+
+    The detector needs ``has_amount`` and ``working_size`` and a ``predict(image, full_size=False)`` whose result has
+    ``work_amount``."""
+    import cv2
+
+    from .amount import to_reference
+    from .io import read_image
+    from .train.synth import textured
+
+    if not getattr(detector, "has_amount", False):
+        raise WeightsError("these weights have no blur-amount channel")
+    samples = list_samples(data_dir, stems)
+    size = int(detector.working_size)
+    crops = []
+    for i, s in enumerate(samples):
+        image, gt = read_image(s.image), read_gt(s.gt)
+        h, w = gt.shape
+        f = size / max(h, w)
+        shape = (max(1, round(w * f)), max(1, round(h * f)))
+        image = cv2.resize(image, shape, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+        where = ~cv2.resize(gt.astype(np.uint8), shape, interpolation=cv2.INTER_NEAREST).astype(bool)
+        where &= textured(image)
+        if where.mean() >= AMOUNT_MIN_SHARE:
+            long_side = max(shape)
+
+            def estimate(blurred):
+                return detector.predict(np.clip(blurred, 0, 1), full_size=False).work_amount
+
+            crops.append(M.progressive_case(image, where, estimate, to_reference(1.0, long_side)))
+        if on_image is not None:
+            on_image(i + 1, len(samples), s.stem)
+    scores = M.progressive_amount_scores(crops)
+    return {**scores, "images": len(crops), "cases": sum(len(c) for c in crops)}
 
 
 # ------------------------------------------------------------------------------------------- PR curve plot

@@ -157,3 +157,50 @@ def test_pr_curve_png(cuhk, tmp_path):
     assert set(rep.curves()) == {"all", "motion", "defocus"}
     c = M.pr_curve_of(rep.records)
     assert c["ap"] == pytest.approx(rep.overall["ap"])
+
+
+@dataclass
+class _AmountResult:
+    work_amount: np.ndarray
+
+
+class GradientAmountDetector:
+    """Estimates the blur amount as the inverse of the local gradient energy: it falls as the kernels grow, so it
+    ranks them right (Spearman 1) whatever its scale."""
+
+    has_amount = True
+    working_size = 96
+
+    def __init__(self, constant=False):
+        self.constant, self.sizes = constant, []
+
+    def predict(self, image, full_size=True):
+        assert not full_size
+        self.sizes.append(image.shape[:2])
+        grey = cv2.cvtColor(np.float32(image), cv2.COLOR_RGB2GRAY)
+        energy = cv2.GaussianBlur(np.abs(cv2.Laplacian(grey, cv2.CV_32F)), (0, 0), 4)
+        amount = np.full(grey.shape, 3.0, np.float32) if self.constant else 0.05 / (energy + 1e-4)
+        return _AmountResult(amount)
+
+
+def test_evaluate_amount_scores_known_kernels_where_the_ground_truth_is_sharp(tmp_path):
+    from blurtool.evaluate import evaluate_amount
+
+    rng = np.random.default_rng(0)
+    for d in ("images", "gt"):
+        (tmp_path / d).mkdir()
+    for i in range(3):
+        texture = cv2.resize(rng.random((40, 50, 3)), (200, 160), interpolation=cv2.INTER_NEAREST)
+        cv2.imwrite(str(tmp_path / "images" / f"out_of_focus{i}.png"), np.uint8(texture * 255))
+        gt = np.zeros((160, 200), np.uint8)
+        gt[:, 150:] = 255  # a blurred strip: its amount is unknown, so it is not read
+        cv2.imwrite(str(tmp_path / "gt" / f"out_of_focus{i}.png"), gt)
+    det = GradientAmountDetector()
+    scores = evaluate_amount(det, tmp_path)
+    assert scores["images"] == 3 and scores["cases"] == 30  # 6 disks + 4 streaks each
+    assert set(det.sizes) == {(77, 96)}  # each photo at the working size
+    assert scores["spearman"] == pytest.approx(1.0) and scores["no_saturation"] == 1.0
+    flat = evaluate_amount(GradientAmountDetector(constant=True), tmp_path)
+    assert flat["spearman"] == 0.0 and flat["no_saturation"] == 0.0
+    with pytest.raises(WeightsError):
+        evaluate_amount(FakeDetector(), tmp_path)

@@ -90,6 +90,19 @@ def _render(report, title: str) -> None:
     )
 
 
+def _render_amount(scores: dict) -> None:
+    from blurtool.cli._batch import stdout_console
+
+    def f(key, fmt):
+        return "-" if scores.get(key) is None else fmt.format(scores[key])
+
+    stdout_console().print(
+        f"Blur amount, {scores['images']} photos x 10 known kernels: Spearman {f('spearman', '{:.3f}')}, "
+        f"MAE {f('mae', '{:.2f}')} px at a 1000 px long side, level accuracy {f('level_accuracy', '{:.3f}')}, "
+        f"disk r = 10 above r = 5 in {f('no_saturation', '{:.0%}')} of photos."
+    )
+
+
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_(
@@ -127,6 +140,15 @@ def register(app: typer.Typer) -> None:
                 "card (images the model never trained on).",
             ),
         ] = Split.all,
+        amount: Annotated[
+            bool,
+            typer.Option(
+                "--amount",
+                help="Also measure the blur amount against known kernels: each photo blurred by disks of radius "
+                "1-10 px and motion streaks of 5-31 px at the working size (ten more passes a photo), read where "
+                "the ground truth is sharp.",
+            ),
+        ] = False,
     ) -> None:
         """Measure the blur network on labelled photos: accuracy, precision, recall, F, mIoU, MAE, AP, kind
         accuracy, overall and per kind (motion / defocus).
@@ -135,13 +157,22 @@ def register(app: typer.Typer) -> None:
         """
         from blurtool.cli._batch import stderr_console
         from blurtool.errors import InputError
-        from blurtool.evaluate import draw_pr_curve, evaluate, list_samples, read_stem_list, val_stems
+        from blurtool.evaluate import (
+            draw_pr_curve,
+            evaluate,
+            evaluate_amount,
+            list_samples,
+            read_stem_list,
+            val_stems,
+        )
 
         if stem_list is not None and split is Split.val:
             raise InputError("use either --list or --split val, not both")
         stems = read_stem_list(stem_list) if stem_list is not None else None
         samples = list_samples(data_dir, stems)  # check the folder before loading the model
         detector, card = _load_detector(weights, device, threshold, working_size, fast)
+        if amount and not getattr(detector, "has_amount", False):
+            raise InputError("--amount: these weights have no blur-amount channel")
         if split is Split.val:
             source = f"{(card or {}).get('path', weights or 'weights')} card"
             # A model trained on several folders holds out images of each: measure those of this folder.
@@ -167,6 +198,10 @@ def register(app: typer.Typer) -> None:
                 progress.update(task, completed=i, total=n, description=stem)
 
             report = evaluate(detector, data_dir, stems=stems, threshold=threshold, on_image=on_image)
+            amount_scores = None
+            if amount:
+                progress.update(task, completed=0, description="amount")
+                amount_scores = evaluate_amount(detector, data_dir, stems=stems, on_image=on_image)
 
         if pr_curve is not None:
             name = Path(data_dir).resolve().name
@@ -178,9 +213,13 @@ def register(app: typer.Typer) -> None:
             d["split"] = split.value
             d["weights"] = (card or {}).get("path", str(weights) if weights else None)
             d["flip_average"] = bool(getattr(detector, "flip_average", False))
+            if amount_scores is not None:
+                d["amount"] = amount_scores
             typer.echo(json.dumps(d, indent=2, allow_nan=False))
         else:
             passes = " photo + mirror" if getattr(detector, "flip_average", False) else ""
             _render(report, f"blurtool eval {data_dir} ({split.value}, {report.overall['images']} images{passes})")
+            if amount_scores is not None:
+                _render_amount(amount_scores)
         if pr_curve is not None:
             stderr_console().print(f"precision-recall curve: {pr_curve}")

@@ -88,30 +88,32 @@ def predict_probs(model, image_u8: np.ndarray, working_size: int, mean, std, dev
 
 
 def validate_amount(model, examples, working_size, mean, std, device="cpu", max_images: int = 8) -> dict:
-    """The progressive-blur amount benchmark (synth.progressive_blurs) on up to `max_images` validation photos that
-    are sharp everywhere, each at the working size; the estimate of a blurred photo is the median amount over the
-    pixels where the sharp photo is textured (a flat sky shows no blur whatever its amount)."""
+    """The progressive-blur amount benchmark (metrics.progressive_case) on up to `max_images` validation photos that
+    are sharp everywhere, each at the working size, read where the sharp photo is textured (a flat sky shows no blur
+    whatever its amount). The same benchmark as `blurtool eval --amount`, on the raw network."""
     import cv2
 
-    from .metrics import progressive_amount_scores
-    from .synth import progressive_blurs, textured
+    from ..amount import to_reference
+    from .metrics import progressive_amount_scores, progressive_case
+    from .synth import textured
 
-    sharp = [ex for ex in examples if not (ex.labels > 0).any()][:max_images]
+    if not getattr(model.config, "amount_head", False):
+        return {}
     cases = []
-    for ex in sharp:
+    for ex in [ex for ex in examples if not (ex.labels > 0).any()][:max_images]:
         h, w = ex.labels.shape
         f = working_size / max(h, w)
         img = cv2.resize(ex.image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
         img = img.astype(np.float32) / 255.0
         where = textured(img)
-        crop = []
-        for kind, radius, blurred in progressive_blurs(img):
+        unit = float(to_reference(1.0, max(img.shape[:2])))
+
+        def estimate(blurred):
             u8 = (np.clip(blurred, 0, 1) * 255 + 0.5).astype(np.uint8)
-            _, amount = predict_probs(model, u8, working_size, mean, std, device)
-            if amount is None:
-                return {}
-            crop.append((kind, radius, float(np.median(amount[where])) if where.any() else 0.0))
-        cases.append(crop)
+            return predict_probs(model, u8, working_size, mean, std, device)[1] * unit
+
+        if where.any():
+            cases.append(progressive_case(img, where, estimate, unit))
     scores = progressive_amount_scores(cases) if cases else {}
     return {k: round(v, 4) for k, v in scores.items() if v is not None}
 

@@ -27,9 +27,9 @@ Public API (used by ``blurtool.train.loop`` for validation and by ``blurtool.eva
         streaming: holds only per-image counts and 2 x 256 histograms, never the maps.
     summarise(records, level=None, criterion="accuracy") -> dict     full summary (see its docstring)
     summarise_validation(records) -> dict(accuracy, f1, miou, mae, kind_accuracy)   short, for the train loop
-    amount_level(radius_px) -> 0..3 ;  progressive_amount_scores(cases) -> dict
-        Zhang et al.'s four blur-amount levels of a radius, and the agreement of estimated with true radii on the
-        progressive-blur benchmark (Spearman, MAE in px, level accuracy, no-saturation share).
+    progressive_case(image, where, estimate, unit) -> list ;  progressive_amount_scores(cases) -> dict
+        the progressive-blur benchmark of the blur amount: known disks and streaks, and the agreement of estimated
+        with true amounts (Spearman, MAE, four-level accuracy, no-saturation share).
 
 Conventions for empty classes (documented here once, tested in tests/train/test_metrics.py):
     * precision = 1 when nothing is predicted blurred (no false alarm is possible);
@@ -412,23 +412,28 @@ def pr_curve_of(records) -> dict:
     return c
 
 
-# Zhang et al. 2018's blur-amount levels, as upper radius bounds in px at the working scale (640 px long side): no
-# blur (< 1 px: nothing the eye resolves), low (details still visible), medium (details gone), high (textures changed,
-# shapes distorted). The bounds are geometric: each level spans about 2.5 times the radius of the one below.
-AMOUNT_LEVEL_BOUNDS = (1.0, 2.5, 6.0)
-AMOUNT_LEVELS = ("none", "low", "medium", "high")
+def progressive_case(image: np.ndarray, where: np.ndarray, estimate, unit: float) -> list[tuple[int, float, float]]:
+    """One photo of the progressive-blur benchmark: (kind, true amount, estimated amount) for each of
+    synth.progressive_blurs of `image` (float32 RGB, at the scale the kernels are meant for). `estimate(blurred)`
+    returns an amount map (blurtool.amount's unit) at the image's size; the estimate is its median over `where` (bool
+    HxW: pixels the blur visibly changes and whose truth is known). `unit`: the reference amount of 1 px of `image`
+    (blurtool.amount.to_reference(1, long side))."""
+    from .synth import progressive_blurs
 
-
-def amount_level(radius_px):
-    """Level index 0..3 (AMOUNT_LEVELS) of radii in px at the working scale; scalar or array."""
-    return np.searchsorted(np.asarray(AMOUNT_LEVEL_BOUNDS), radius_px, side="right")
+    return [
+        (kind, radius * unit, float(np.median(estimate(blurred)[where])))
+        for kind, radius, blurred in progressive_blurs(image)
+    ]
 
 
 def progressive_amount_scores(cases) -> dict:
-    """cases: per crop, a list of (kind, true radius, estimated radius). Returns Spearman correlation of estimated
-    with true radius (per crop and kind, averaged), MAE in px, four-level accuracy, and `no_saturation`: the share of
-    crops whose disk r = 10 is estimated above their disk r = 5."""
+    """cases: per photo, progressive_case's list of (kind, true amount, estimated amount). Returns the Spearman
+    correlation of estimated with true amount (per photo and kind, averaged), MAE (blurtool.amount's unit), the
+    four-level accuracy (blurtool.amount.LEVELS), and `no_saturation`: the share of photos whose largest disk is
+    estimated above their disk of half that radius (r = 10 vs r = 5)."""
     from scipy.stats import spearmanr
+
+    from ..amount import level_index
 
     rhos, errors, right, above = [], [], [], []
     for crop in cases:
@@ -439,13 +444,15 @@ def progressive_amount_scores(cases) -> dict:
                 # A constant estimate tells nothing (and has no defined correlation): it scores 0.
                 rhos.append(float(spearmanr(truth, est).statistic) if np.ptp(est) > 0 else 0.0)
         errors += [abs(e - t) for _, t, e in crop]
-        right += [int(amount_level(e) == amount_level(t)) for _, t, e in crop]
-        disks = {t: e for k, t, e in crop if k == 1}
-        if 5.0 in disks and 10.0 in disks:
-            above.append(disks[10.0] > disks[5.0])
+        right += [int(level_index(e) == level_index(t)) for _, t, e in crop]
+        disks = sorted((t, e) for k, t, e in crop if k == 1)
+        if len(disks) >= 2:
+            top_t, top_e = disks[-1]
+            half = min(disks, key=lambda d: abs(d[0] - top_t / 2))
+            above.append(top_e > half[1])
     return {
         "spearman": float(np.mean(rhos)) if rhos else None,
-        "mae_px": float(np.mean(errors)) if errors else None,
+        "mae": float(np.mean(errors)) if errors else None,
         "level_accuracy": float(np.mean(right)) if right else None,
         "no_saturation": float(np.mean(above)) if above else None,
     }

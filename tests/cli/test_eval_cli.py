@@ -126,3 +126,29 @@ def test_split_val_measures_only_the_held_out_images_of_this_folder(data, monkey
     card["training"]["val_stems"] = ["sharp_photo_elsewhere"]
     r = runner.invoke(app, ["eval", str(data), "--split", "val"])
     assert r.exit_code == 1 and "none of the validation images" in r.stderr
+
+
+def test_amount_needs_weights_with_an_amount_channel_and_reports_the_benchmark(data, weights, tmp_path, monkeypatch):
+    r = runner.invoke(app, ["eval", str(data), "--amount"])  # the fake detector has no amount channel
+    assert r.exit_code != 0 and "no blur-amount channel" in r.output
+    # A real (tiny, untrained) network with the channel: the plumbing, not the figures, is under test. The fixture's
+    # 4 x 4 photos are too small to read an amount from, so use photos of a size the network can see.
+    root = tmp_path / "big"
+    for d in ("images", "gt"):
+        (root / d).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for stem in ("out_of_focus1", "out_of_focus2"):
+        cv2.imwrite(str(root / "images" / f"{stem}.png"),
+                    cv2.resize(np.uint8(rng.random((24, 32, 3)) * 255), (128, 96), interpolation=cv2.INTER_NEAREST))
+        cv2.imwrite(str(root / "gt" / f"{stem}.png"), np.zeros((96, 128), np.uint8))
+    from blurtool.inference import BlurDetector
+
+    real = BlurDetector.from_weights(weights, device="cpu")
+    monkeypatch.setattr(eval_cli, "_load_detector", lambda w, d, t, s, fast=False: (real, {}))
+    r = runner.invoke(app, ["eval", str(root), "--amount", "--json"])
+    assert r.exit_code == 0, r.output
+    amount = json.loads(r.stdout)["amount"]
+    assert amount["images"] == 2 and amount["cases"] == 20
+    assert set(amount) >= {"spearman", "mae", "level_accuracy", "no_saturation"}
+    r = runner.invoke(app, ["eval", str(root), "--amount"])
+    assert r.exit_code == 0 and "Blur amount, 2 photos" in r.stdout

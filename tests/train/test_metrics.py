@@ -190,3 +190,15 @@ def test_summary_without_blur_or_kinds_is_nan_free():
     assert s["ap"] is None and s["ods_f1"] is None
     assert s["kind_accuracy"] is None and s["accuracy"] == 1.0
     json.dumps(s, allow_nan=False)
+
+
+def test_progressive_amount_scores_by_hand():
+    # One photo: disks of true amount 1.5, 3, 8, 16 estimated 1.2, 3.5, 9, 12 (ranked right, so Spearman 1);
+    # streaks 5, 10, 20 estimated 6, 5, 22 (one swap: Spearman 0.5).
+    crop = [(1, 1.5, 1.2), (1, 3.0, 3.5), (1, 8.0, 9.0), (1, 16.0, 12.0), (2, 5.0, 6.0), (2, 10.0, 5.0), (2, 20.0, 22.0)]
+    s = M.progressive_amount_scores([crop])
+    assert s["spearman"] == pytest.approx(0.75)
+    assert s["mae"] == pytest.approx((0.3 + 0.5 + 1 + 4 + 1 + 5 + 2) / 7)
+    # Levels (none < 1 <= low < 4 <= medium < 10 <= high): right for 1.5, 3, 8, 16, 5, 20; wrong for 10 -> 5.
+    assert s["level_accuracy"] == pytest.approx(6 / 7)
+    assert s["no_saturation"] == 1.0  # the largest disk (16) above the one nearest half of it (8)
