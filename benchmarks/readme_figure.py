@@ -1,4 +1,5 @@
-"""The README's hero picture: for each example photo, the photo | blur map | kind map, made by blurtool itself.
+"""The README's hero picture: for each example photo, the photo | blur map | kind map | blur amount (with weights
+that have one: grey = amount, the detect output's scale, shown in a colour map), made by blurtool itself.
 
 Usage: python benchmarks/readme_figure.py [--out examples/outputs/detect_examples.jpg] [PHOTO ...]
 """
@@ -11,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from blurtool.amount import to_png
 from blurtool.inference import BlurDetector
 from blurtool.io import kind_to_colour, read_image, write_image
 
@@ -30,8 +32,9 @@ def main():
     ap.add_argument("photos", nargs="*", default=[str(ROOT / "examples" / p) for p in PHOTOS])
     ap.add_argument("--out", default=str(ROOT / "examples" / "outputs" / "detect_examples.jpg"))
     ap.add_argument("--width", type=int, default=320, help="width of each tile, px")
+    ap.add_argument("--weights", default=None)
     args = ap.parse_args()
-    det = BlurDetector.from_weights(device="cpu")
+    det = BlurDetector.from_weights(args.weights, device="cpu")
     rows = []
     for p in args.photos:
         img = read_image(p)
@@ -42,11 +45,16 @@ def main():
         photo = cv2.resize((img * 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_AREA)
         blur = cv2.resize((res.blur * 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_AREA)
         kind = cv2.resize(kind_to_colour(res.kind), (w, h), interpolation=cv2.INTER_NEAREST)
-        rows.append(np.concatenate([
+        tiles = [
             label(photo, Path(p).name),
             label(np.repeat(blur[..., None], 3, 2), f"blur map (degree {s['degree']:.2f})"),
             label(kind, f"kind: {s['dominant_kind']}"),
-        ], 1))
+        ]
+        if res.amount is not None:
+            grey = cv2.resize(to_png(res.amount), (w, h), interpolation=cv2.INTER_AREA)
+            colour = cv2.applyColorMap(grey, cv2.COLORMAP_INFERNO)[..., ::-1]  # 0 black ... 25.5 pale yellow
+            tiles.append(label(colour, f"amount {s['amount']:.1f} ({s['amount_level']})"))
+        rows.append(np.concatenate(tiles, 1))
     rows = [np.pad(r, ((0, 4), (0, 0), (0, 0)), constant_values=255) for r in rows]
     write_image(args.out, np.concatenate(rows, 0).astype(np.float32) / 255, quality=85)
     print(args.out)
