@@ -51,9 +51,9 @@ def _maxrss_mb() -> float:
 
 def child(args) -> None:
     """Step 2, in its own process so that its peak memory is its own."""
-    import numpy as np  # noqa: F401
-
     from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np  # noqa: F401
 
     from blurtool.cli.detect import write_outputs
     from blurtool.io import read_image

@@ -235,7 +235,6 @@ class AmountNet(FakeNet):
 
 
 def test_the_amount_is_reported_relative_to_the_photo_and_summarised_over_blurred_pixels():
-    from blurtool import amount
 
     det = BlurDetector(AmountNet(), CARD, device="cpu")
     assert det.has_amount and not BlurDetector(FakeNet(), CARD, device="cpu").has_amount

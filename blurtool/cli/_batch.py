@@ -38,7 +38,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -68,7 +68,7 @@ PhotosArg = Annotated[
     ),
 ]
 OutDirOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--out", "-o", file_okay=False,
         help="Folder for the outputs (created if missing). Default: next to each photo.",
@@ -91,7 +91,7 @@ JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON object per photo per line on stdout instead of a table.")
 ]
 WeightsOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--weights", dir_okay=False,
         help="Model file. Default: $BLURTOOL_WEIGHTS, else the model shipped with blurtool.",
@@ -138,7 +138,7 @@ def _card_says(key: str) -> str:
 
 
 ThresholdOpt = Annotated[
-    Optional[float],
+    float | None,
     typer.Option(
         "--threshold", min=0.0, max=1.0,
         help="Blur-map value from which a pixel counts as blurred. Default: the model card's value"
@@ -146,7 +146,7 @@ ThresholdOpt = Annotated[
     ),
 ]
 WorkingSizeOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option(
         "--working-size", min=64, max=8192,
         help="Long side (px) at which the network looks at the photo. Default: the model card's value"
@@ -170,7 +170,7 @@ def flip_average_for(fast: bool) -> bool | None:
 
 
 MapOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--map",
         help="Use a blur map saved by `blurtool detect` instead of running the network: a <stem>.blur.png file "
@@ -508,7 +508,7 @@ def run_batch(
     current: Path | None = None
     finished = 0
     try:
-        for index, ((photo, sub), plan) in enumerate(zip(items, plans)):
+        for index, ((photo, _sub), plan) in enumerate(zip(items, plans)):
             current = photo
             if isinstance(plan, OutputError):
                 r = PhotoResult(photo=str(photo), status="failed", error=str(plan))

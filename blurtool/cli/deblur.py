@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from blurtool.cli._batch import (
     DeviceOpt,
+    FastOpt,
     ImageFormat,
     JsonOpt,
     MapOpt,
@@ -20,7 +21,6 @@ from blurtool.cli._batch import (
     ThresholdOpt,
     WeightsOpt,
     WorkingSizeOpt,
-    FastOpt,
 )
 from blurtool.ops.deblur import DeblurConfig
 from blurtool.ops.deconvolution import DeconvolutionConfig
@@ -41,6 +41,11 @@ class KernelModel(str, enum.Enum):
     disk = "disk"
 
 
+# The core's defaults as the CLI's choices, made once (an option's default is not a call made per invocation).
+_KIND = Kind(_D.kind)
+_KERNEL_MODEL = KernelModel(_D.kernel_model)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("deblur")
     def deblur_command(
@@ -50,13 +55,13 @@ def register(app: typer.Typer) -> None:
         kind: Annotated[Kind, typer.Option(
             "--kind", help="Deblur every blurred pixel (any), or only motion- or only defocus-blurred ones "
             "(uses the kind map; with --map it is read from <stem>.labels.png beside the map).",
-        )] = Kind(_D.kind),
-        kernel: Annotated[Optional[Path], typer.Option(
+        )] = _KIND,
+        kernel: Annotated[Path | None, typer.Option(
             "--kernel", dir_okay=False,
             help="Non-blind mode: use this kernel image (e.g. a <stem>.kernel.png written before) instead of "
             "estimating one.",
         )] = None,
-        kernel_size: Annotated[Optional[int], typer.Option(
+        kernel_size: Annotated[int | None, typer.Option(
             "--kernel-size", min=3, max=301,
             help="Side of the estimated kernel in pixels; make it larger than the blur streak. "
             "Default: 4% of the photo's longer side (11 to 101).",
@@ -64,13 +69,13 @@ def register(app: typer.Typer) -> None:
         kernel_model: Annotated[KernelModel, typer.Option(
             "--kernel-model", help="free: any blur shape (camera shake, motion); disk: a defocus radius only; "
             "auto: disk with --kind defocus, else free.",
-        )] = KernelModel(_D.kernel_model),
+        )] = _KERNEL_MODEL,
         strength: Annotated[float, typer.Option(
             "--strength", min=10.0, max=1e6,
             help="Data weight of the deconvolution (Krishnan & Fergus's lambda): higher is sharper but amplifies "
             "noise and JPEG artefacts; lower is smoother.",
         )] = _DC.lam,
-        feather: Annotated[Optional[int], typer.Option(
+        feather: Annotated[int | None, typer.Option(
             "--feather", min=0, help="Width in pixels of the soft mask edge. Default: 1% of the longer side.",
         )] = _D.feather,
         max_side: Annotated[int, typer.Option(
@@ -111,7 +116,6 @@ def register(app: typer.Typer) -> None:
         import dataclasses
 
         import numpy as np
-
         from rich.markup import escape
 
         from blurtool.cli._batch import MapProvider, run_batch, stderr_console

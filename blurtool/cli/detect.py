@@ -8,6 +8,7 @@ import typer
 
 from blurtool.cli._batch import (
     DeviceOpt,
+    FastOpt,
     JsonOpt,
     OutDirOpt,
     OverwriteOpt,
@@ -16,7 +17,6 @@ from blurtool.cli._batch import (
     ThresholdOpt,
     WeightsOpt,
     WorkingSizeOpt,
-    FastOpt,
     flip_average_for,
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -123,13 +123,13 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="Print the results as one JSON document on stdout.")
         ] = False,
         pr_curve: Annotated[
-            Optional[Path],
+            Path | None,
             typer.Option(
                 "--pr-curve", dir_okay=False, help="Also draw the precision-recall curve into this PNG."
             ),
         ] = None,
         stem_list: Annotated[
-            Optional[Path],
+            Path | None,
             typer.Option("--list", dir_okay=False, help="Text file of image stems to use, one a line."),
         ] = None,
         split: Annotated[

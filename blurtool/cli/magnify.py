@@ -9,6 +9,7 @@ import typer
 
 from blurtool.cli._batch import (
     DeviceOpt,
+    FastOpt,
     ImageFormat,
     JsonOpt,
     MapOpt,
@@ -19,7 +20,6 @@ from blurtool.cli._batch import (
     ThresholdOpt,
     WeightsOpt,
     WorkingSizeOpt,
-    FastOpt,
 )
 from blurtool.ops.magnify import MagnifyOptions
 

@@ -8,6 +8,7 @@ import typer
 
 from blurtool.cli._batch import (
     DeviceOpt,
+    FastOpt,
     JsonOpt,
     MapOpt,
     OutDirOpt,
@@ -17,7 +18,6 @@ from blurtool.cli._batch import (
     ThresholdOpt,
     WeightsOpt,
     WorkingSizeOpt,
-    FastOpt,
 )
 from blurtool.ops.matting import MatteOptions
 

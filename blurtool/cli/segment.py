@@ -8,6 +8,7 @@ import typer
 
 from blurtool.cli._batch import (
     DeviceOpt,
+    FastOpt,
     JsonOpt,
     MapOpt,
     OutDirOpt,
@@ -16,7 +17,6 @@ from blurtool.cli._batch import (
     RecursiveOpt,
     WeightsOpt,
     WorkingSizeOpt,
-    FastOpt,
 )
 from blurtool.ops.segment import SegmentOptions
 

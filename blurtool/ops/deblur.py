@@ -27,16 +27,15 @@ import numpy as np
 
 # OpenCV is imported inside the functions: the CLI imports this package for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.
-
 from blurtool.errors import InputError
 from blurtool.ops.deconvolution import DeconvolutionConfig, deconvolve
 from blurtool.ops.kernel_estimation import (
     KernelEstimationConfig,
+    _region_weight,
     center_kernel,
     conv2_circular,
     disk_kernel,
     estimate_disk_radius,
-    _region_weight,
     estimate_kernel,
     resize_kernel,
 )

@@ -290,7 +290,7 @@ def parse_color(spec: str) -> tuple[float, float, float]:
     try:
         rgb = ImageColor.getrgb(spec.strip())
     except ValueError:
-        raise InputError(f"{spec!r} is neither an image file nor a colour (a name like 'white' or '#RRGGBB')")
+        raise InputError(f"{spec!r} is neither an image file nor a colour (a name like 'white' or '#RRGGBB')") from None
     return tuple(c / 255.0 for c in rgb[:3])  # type: ignore[return-value]
 
 

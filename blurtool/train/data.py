@@ -140,7 +140,7 @@ def split_train_val(stems: list[str], val_count: int, seed: int) -> tuple[list[s
     for s in sorted(stems):
         by_kind.setdefault(kind_from_stem(s), []).append(s)
     val = []
-    for kind, group in sorted(by_kind.items()):
+    for _kind, group in sorted(by_kind.items()):
         n = int(round(val_count * len(group) / len(stems)))
         val += list(rng.choice(group, size=min(n, len(group)), replace=False))
     val_set = set(val)

@@ -108,7 +108,7 @@ def validate_amount(model, examples, working_size, mean, std, device="cpu", max_
         where = textured(img)
         unit = float(to_reference(1.0, max(img.shape[:2])))
 
-        def estimate(blurred):
+        def estimate(blurred, unit=unit):
             u8 = (np.clip(blurred, 0, 1) * 255 + 0.5).astype(np.uint8)
             return predict_probs(model, u8, working_size, mean, std, device)[1] * unit
 

@@ -1,7 +1,6 @@
 import dataclasses
 
 import pytest
-
 from typer.testing import CliRunner
 
 from blurtool.cli import app
