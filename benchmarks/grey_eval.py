@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from blurtool.evaluate import read_gt, val_stems
+from blurtool.cuhk import read_gt
+from blurtool.evaluate import val_stems
 from blurtool.inference import BlurDetector
 from blurtool.io import read_image
 

@@ -21,11 +21,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from blurtool.cuhk import list_samples
 from blurtool.inference import BlurDetector
 from blurtool.io import read_image
-from blurtool.train.data import list_stems, load_example
+from blurtool.kinds import Kind
+from blurtool.train.data import load_example
 from blurtool.train.metrics import kind_metrics
-from blurtool.train.synth import DEFOCUS, IGNORE, MOTION, SHARP, composite, random_blob
+from blurtool.train.synth import IGNORE, composite, random_blob
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +47,7 @@ def make_composite(rng, bg_ex, src_ex, kind, size):
     h, w = bg_lab.shape
     src = cv2.resize(src, (w, h))
     src_lab = cv2.resize(src_lab, (w, h), interpolation=cv2.INTER_NEAREST)
-    mask = random_blob(rng, h, w, (0.1, 0.3)) & (src_lab == SHARP)
+    mask = random_blob(rng, h, w, (0.1, 0.3)) & (src_lab == Kind.SHARP)
     if mask.mean() < 0.03:
         return None
     return composite(rng, bg, bg_lab, src, mask, kind)[:2]
@@ -61,13 +63,13 @@ def main():
 
     det = BlurDetector.from_weights(args.weights, device="cpu")
     val = set(det.card["training"]["val_stems"])
-    examples = [load_example(i, g) for i, g in list_stems(args.data) if i.stem in val]
-    defocus = [e for e in examples if e.kind == DEFOCUS]
-    motion = [e for e in examples if e.kind == MOTION]
+    examples = [load_example(s) for s in list_samples(args.data) if s.stem in val]
+    defocus = [e for e in examples if e.kind == Kind.DEFOCUS]
+    motion = [e for e in examples if e.kind == Kind.MOTION]
     size = det.working_size
     results = {}
-    for name, backgrounds, kind in (("defocus photo + motion object", defocus, MOTION),
-                                    ("motion photo + defocus object", motion, DEFOCUS)):
+    for name, backgrounds, kind in (("defocus photo + motion object", defocus, Kind.MOTION),
+                                    ("motion photo + defocus object", motion, Kind.DEFOCUS)):
         rng = np.random.default_rng(0)
         accs, mious, n = [], [], 0
         while n < args.n:
@@ -93,7 +95,7 @@ def main():
     for ex in examples:
         img, lab = at_working_size(ex, size)
         win = 192
-        blurred = (lab != SHARP).astype(np.float64)
+        blurred = (lab != Kind.SHARP).astype(np.float64)
         integral = cv2.integral(blurred)
         s = integral[win:, win:] - integral[:-win, win:] - integral[win:, :-win] + integral[:-win, :-win]
         ys, xs = np.nonzero(s == 0)

@@ -40,9 +40,10 @@ sys.path.insert(0, str(ROOT))
 from blurtool.evaluate import evaluate, evaluate_amount, val_stems
 from blurtool.inference import BlurDetector
 from blurtool.io import read_image
+from blurtool.kinds import Kind
 from blurtool.ops.deblur import DeblurConfig, deblur, psnr
 from blurtool.ops.rank import score_maps, verdict
-from blurtool.train.synth import IGNORE, MOTION, blur, disk_kernel, frame_average_labels, shake_kernel
+from blurtool.train.synth import IGNORE, blur, disk_kernel, frame_average_labels, shake_kernel
 
 EXPECTED = {"all-sharp": "no-blur", "sharp subject on bokeh": "good-blur", "GoPro shaken": "bad-blur",
             "all-sharp, shaken": "bad-blur", "all-sharp, misfocused": "bad-blur",
@@ -156,11 +157,11 @@ def main() -> None:
         called = cv2.resize(r.mask.astype(np.uint8), labels.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
         kind = cv2.resize(r.kind, labels.shape[::-1], interpolation=cv2.INTER_NEAREST)
         known = labels != IGNORE
-        truth = labels == MOTION
+        truth = labels == Kind.MOTION
         tp = float((called & truth & known).sum())
         fp, fn = float((called & ~truth & known).sum()), float((~called & truth & known).sum())
         f1s.append(2 * tp / max(2 * tp + fp + fn, 1.0))
-        motion_shares.append(float((kind[called] == MOTION).mean()) if called.any() else 0.0)
+        motion_shares.append(float((kind[called] == Kind.MOTION).mean()) if called.any() else 0.0)
     res["gopro_pairs"] = {"images": len(f1s), "f1_visible_blur": round(float(np.mean(f1s)), 4),
                           "motion_share_of_called_blurred": round(float(np.mean(motion_shares)), 4)}
     print("GoPro pairs", json.dumps(res["gopro_pairs"]), flush=True)

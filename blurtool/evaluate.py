@@ -1,17 +1,11 @@
-"""Measure a blur detector on a folder in CUHK layout and draw its precision-recall curve.
-
-    DATA_DIR/images/<stem>.jpg   photos
-    DATA_DIR/gt/<stem>.png       masks, 255 = blurred (some CUHK masks are RGBA: they are read as grayscale)
-
-A stem starting with ``motion`` is motion blur, ``out_of_focus`` defocus (the CUHK convention): its blurred
-pixels take that kind, which gives three-class ground truth for the kind map and the per-kind summaries.
+"""Measure a blur detector on a folder in CUHK layout (read by ``blurtool.cuhk``: images/ and gt/ masks, the blur kind
+in the name) and draw its precision-recall curve. A photo whose name says its kind gives three-class ground truth
+for the kind map and the per-kind summaries.
 
 Library API (numpy in, numpy out). The detector is any object with ``.predict(image) -> result`` where
 ``result.blur`` is the float32 HxW map, ``result.kind`` the uint8 kind map, ``result.threshold`` its decision
 threshold and, optionally, ``result.probs`` the HxWx3 class probabilities:
 
-    list_samples(data_dir, stems=None) -> list[Sample]
-    read_gt(path) -> bool HxW
     read_stem_list(path) -> list[str] ;  val_stems(card) -> list[str]
     evaluate(detector, data_dir, *, stems=None, threshold=None, on_image=None) -> EvalReport
     evaluate_amount(detector, data_dir, *, stems=None, on_image=None) -> dict
@@ -22,97 +16,18 @@ threshold and, optionally, ``result.probs`` the HxWx3 class probabilities:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .cuhk import list_samples, read_gt
 from .errors import InputError, WeightsError
+from .io import IMAGE_EXTENSIONS, MASK_EXTENSIONS
 from .train import metrics as M
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-GT_EXTS = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
-GROUP_OF_KIND = {M.KIND_DEFOCUS: "defocus", M.KIND_MOTION: "motion"}
 GROUPS = ("motion", "defocus")
-
-
-@dataclass(frozen=True)
-class Sample:
-    stem: str
-    image: Path
-    gt: Path
-    kind: int | None  # 1 defocus, 2 motion, None unknown (name without a CUHK prefix)
-
-    @property
-    def group(self) -> str | None:
-        return GROUP_OF_KIND.get(self.kind)
-
-
-# ----------------------------------------------------------------------------------------------- inputs
-def _files_by_stem(folder: Path, exts: Sequence[str]) -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.suffix.lower() in exts and not p.name.startswith("."):
-            if p.stem in found:
-                raise InputError(
-                    f"{folder}: two files share the name {p.stem!r} ({found[p.stem].name}, {p.name})"
-                )
-            found[p.stem] = p
-    return found
-
-
-def list_samples(data_dir: str | os.PathLike, stems: Iterable[str] | None = None) -> list[Sample]:
-    """The (image, gt) pairs of a CUHK-layout folder, sorted by stem; only ``stems`` when given.
-
-    Raises InputError for a missing folder, no images/ or gt/, no images, a requested stem that is not there,
-    or an image without a mask."""
-    root = Path(data_dir)
-    if not root.exists():
-        raise InputError(f"{root}: folder not found")
-    if not root.is_dir():
-        raise InputError(f"{root}: is not a folder (expected a CUHK-layout folder with images/ and gt/)")
-    images_dir, gt_dir = root / "images", root / "gt"
-    for d in (images_dir, gt_dir):
-        if not d.is_dir():
-            raise InputError(
-                f"{root}: no {d.name}/ folder (expected a CUHK-layout folder with images/ and gt/)"
-            )
-    images = _files_by_stem(images_dir, IMAGE_EXTS)
-    if stems is not None:
-        wanted = list(dict.fromkeys(stems))
-        missing = [s for s in wanted if s not in images]
-        if missing:
-            raise InputError(f"{images_dir}: {len(missing)} requested image(s) not found: {_few(missing)}")
-        images = {s: images[s] for s in sorted(wanted)}
-    if not images:
-        raise InputError(f"{images_dir}: no images ({', '.join(IMAGE_EXTS)})")
-    gts = _files_by_stem(gt_dir, GT_EXTS)
-    no_gt = [s for s in images if s not in gts]
-    if no_gt:
-        raise InputError(f"{gt_dir}: no ground-truth mask for {len(no_gt)} image(s): {_few(no_gt)}")
-    return [Sample(s, images[s], gts[s], M.kind_from_name(s)) for s in images]
-
-
-def _few(names: Sequence[str], n: int = 3) -> str:
-    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
-
-
-def read_gt(path: str | os.PathLike) -> np.ndarray:
-    """A ground-truth mask as bool (H, W), True = blurred (> 127). Colour / RGBA masks read as grayscale."""
-    import cv2
-
-    path = Path(path)
-    try:
-        data = np.fromfile(
-            path, dtype=np.uint8
-        )  # imdecode rather than imread: non-ASCII paths work everywhere
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
-    g = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
-    if g is None:
-        raise InputError(f"{path}: not a readable mask image")
-    return g > 127
 
 
 def read_stem_list(path: str | os.PathLike) -> list[str]:
@@ -131,7 +46,7 @@ def read_stem_list(path: str | os.PathLike) -> list[str]:
         if not line:
             continue
         name = Path(line.replace("\\", "/")).name
-        stems.append(Path(name).stem if Path(name).suffix.lower() in IMAGE_EXTS + GT_EXTS else name)
+        stems.append(Path(name).stem if Path(name).suffix.lower() in IMAGE_EXTENSIONS | MASK_EXTENSIONS else name)
     if not stems:
         raise InputError(f"{path}: the list holds no names")
     return stems

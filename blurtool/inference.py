@@ -40,10 +40,9 @@ import numpy as np
 
 from blurtool import amount as amount_unit
 from blurtool.errors import BlurtoolError, InputError, WeightsError
+from blurtool.kinds import KIND_NAMES, Kind
 
 __all__ = ["BlurDetector", "BlurResult", "KIND_NAMES", "guided_upsample"]
-
-KIND_NAMES = ("sharp", "defocus", "motion")
 
 # Used only when a weights card lacks these keys (cards written by blurtool.weights always have them).
 _FALLBACK_THRESHOLD = 0.5
@@ -62,13 +61,13 @@ _STRIP_PIXELS = 2_000_000  # full-size pixels per strip in step 4 (~50 MB of tem
 
 
 def _kind_from(blur: np.ndarray, p_defocus: np.ndarray, p_motion: np.ndarray, threshold: float) -> np.ndarray:
-    """0 where blur < threshold; else 1 (defocus) or 2 (motion), whichever is more likely.
+    """SHARP where blur < threshold; else DEFOCUS or MOTION, whichever is more likely.
 
     Choosing among the blurred kinds only (rather than argmax over all three) keeps the kind map consistent with the
     threshold: every pixel counted as blurred has a blur kind, so defocus + motion fractions = blurred fraction.
     """
-    kind = np.where(p_motion > p_defocus, np.uint8(2), np.uint8(1))
-    kind[blur < threshold] = 0
+    kind = np.where(p_motion > p_defocus, np.uint8(Kind.MOTION), np.uint8(Kind.DEFOCUS))
+    kind[blur < threshold] = Kind.SHARP
     return kind
 
 
@@ -143,8 +142,8 @@ class BlurResult:
         blur = self.work_blur
         kind = self.work_kind
         n = kind.size
-        defocus = float(np.count_nonzero(kind == 1)) / n
-        motion = float(np.count_nonzero(kind == 2)) / n
+        defocus = float(np.count_nonzero(kind == Kind.DEFOCUS)) / n
+        motion = float(np.count_nonzero(kind == Kind.MOTION)) / n
         fractions = {"sharp": 1.0 - defocus - motion, "defocus": defocus, "motion": motion}
         out = {
             "blurred_fraction": defocus + motion,
@@ -155,7 +154,7 @@ class BlurResult:
             "threshold": float(self.threshold),
         }
         if self.work_amount is not None:
-            blurred = kind > 0
+            blurred = kind != Kind.SHARP
             amount = float(self.work_amount[blurred].mean()) if blurred.any() else 0.0
             out["amount"] = amount
             out["amount_level"] = amount_unit.level_name(amount)

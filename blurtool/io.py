@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from blurtool.errors import InputError, OutputError
+from blurtool.kinds import Kind
 from blurtool.raw import RAW_EXTENSIONS, is_raw, raw_size, read_raw
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "HEIF_EXTENSIONS",
     "IMAGE_EXTENSIONS",
     "KIND_COLOURS",
+    "MASK_EXTENSIONS",
     "RAW_EXTENSIONS",
     "WRITE_EXTENSIONS",
     "BadInput",
@@ -77,6 +79,8 @@ HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif", ".avif"})
 
 # File extensions taken when a folder is expanded (explicitly named files are tried whatever their extension).
 IMAGE_EXTENSIONS = WRITE_EXTENSIONS | HEIF_EXTENSIONS | RAW_EXTENSIONS
+# Ground-truth masks (blurtool.cuhk) and maps: the lossless formats OpenCV reads as grayscale, and JPEG.
+MASK_EXTENSIONS = frozenset({".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg"})
 
 # Pillow format names accepted. "JPEG" also opens what Pillow calls MPO, the JPEG files many phones write (a JPEG
 # with a second embedded picture); its first frame is an ordinary JPEG. HEIF is there once pillow-heif is registered,
@@ -85,7 +89,7 @@ _FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "WEBP", "HEIF", "AVIF")
 _FORMAT_NAMES = "JPEG, PNG, TIFF, BMP, WebP, HEIC, AVIF or camera RAW"
 HEIF_INSTALL_HINT = 'pip install "blurtool[heic]"'
 
-# Kind map colours (RGB), as in Kim et al. 2019 (DMENet figures): black sharp, red defocus, blue motion.
+# Kind map colours (RGB), indexed by Kind, as in Kim et al. 2019 (DMENet): black sharp, red defocus, blue motion.
 KIND_COLOURS = np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255]], dtype=np.uint8)
 
 # Image.open runs Pillow's own decompression-bomb check (an error above 2 x Image.MAX_IMAGE_PIXELS, ~179 MP by
@@ -401,7 +405,7 @@ def read_labels(path: str | os.PathLike, shape: tuple[int, int] | None = None) -
     a = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED) if path.is_file() else None
     if a is None or a.dtype != np.uint8 or a.ndim != 2:
         raise InputError(f"{path}: not a kind-label PNG (8-bit grayscale with values 0, 1, 2)")
-    if a.max(initial=0) > 2:
+    if a.max(initial=0) > max(Kind):
         raise InputError(f"{path}: kind labels must be 0, 1 or 2, found {int(a.max())}")
     if shape is not None and a.shape != tuple(shape):
         raise InputError(f"{path}: label map is {a.shape[1]} x {a.shape[0]} but the photo is {shape[1]} x {shape[0]}")
@@ -563,7 +567,7 @@ def kind_to_colour(kind: np.ndarray) -> np.ndarray:
     """Kind map (uint8 (H, W): 0 sharp, 1 defocus, 2 motion) -> RGB uint8 (black, red, blue)."""
     if kind.ndim != 2:
         raise ValueError(f"kind_to_colour: expected a (H, W) array, got {kind.shape}")
-    return KIND_COLOURS[np.clip(kind, 0, 2)]
+    return KIND_COLOURS[np.clip(kind, 0, max(Kind))]
 
 
 def write_kind_colour(path: str | os.PathLike, kind: np.ndarray) -> None:

@@ -55,10 +55,11 @@ def overlay(image, kind):
     import numpy as np
 
     from blurtool.io import KIND_COLOURS
+    from blurtool.kinds import Kind
 
     img8 = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
     tinted = cv2.addWeighted(img8, 1 - OVERLAY_ALPHA, KIND_COLOURS[kind], OVERLAY_ALPHA, 0)
-    return np.where((kind > 0)[..., None], tinted, img8)
+    return np.where((kind != Kind.SHARP)[..., None], tinted, img8)
 
 
 OVERLAY_MAX_SIDE = 2048  # the overlay is for looking at: a 12 MP one costs ~1 s to make and encode, for nothing

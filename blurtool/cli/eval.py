@@ -156,15 +156,9 @@ def register(app: typer.Typer) -> None:
         [dim]Example: blurtool eval data/cuhk --split val --pr-curve pr.png[/]
         """
         from blurtool.cli._batch import stderr_console
+        from blurtool.cuhk import list_samples
         from blurtool.errors import InputError
-        from blurtool.evaluate import (
-            draw_pr_curve,
-            evaluate,
-            evaluate_amount,
-            list_samples,
-            read_stem_list,
-            val_stems,
-        )
+        from blurtool.evaluate import draw_pr_curve, evaluate, evaluate_amount, read_stem_list, val_stems
 
         if stem_list is not None and split is Split.val:
             raise InputError("use either --list or --split val, not both")

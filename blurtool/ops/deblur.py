@@ -28,6 +28,7 @@ import numpy as np
 # OpenCV is imported inside the functions: the CLI imports this package for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.
 from blurtool.errors import InputError
+from blurtool.kinds import Kind
 from blurtool.ops.deconvolution import DeconvolutionConfig, deconvolve
 from blurtool.ops.kernel_estimation import (
     KernelEstimationConfig,
@@ -42,7 +43,6 @@ from blurtool.ops.kernel_estimation import (
 
 KINDS = ("any", "motion", "defocus")
 KERNEL_MODELS = ("auto", "free", "disk")
-_KIND_LABEL = {"defocus": 1, "motion": 2}  # kind-map labels (contract: 0 sharp, 1 defocus, 2 motion)
 
 
 @dataclass
@@ -114,7 +114,7 @@ def hard_region(blur: np.ndarray, kind: np.ndarray | None = None, which: str = "
         kind = np.asarray(kind)
         if kind.shape != blur.shape:
             raise InputError(f"kind map shape {kind.shape} differs from blur map shape {blur.shape}")
-        region &= kind == _KIND_LABEL[which]
+        region &= kind == Kind[which.upper()]
     h, w = region.shape
     # Close pinholes and open specks at ~0.5% of the image side: a blur map has soft, noisy edges.
     r = max(1, int(round(0.005 * max(h, w))))

@@ -1,6 +1,6 @@
 """Training and validation data, generated on the fly:
 
-- CUHK-layout folders (images/<stem>.jpg, gt/<stem>.png with 255 = blurred), three-class labels from the kind in the
+- CUHK-layout folders (blurtool.cuhk: images/, gt/ masks with 255 = blurred), three-class labels from the kind in the
   file name (CUHK, SZU-BD, and all-sharp photos with all-black masks);
 - frame folders (frames/*.jpg, consecutive sharp frames of a high-speed video, e.g. GoPro at 240 fps): averaging a run
   of them gives real camera and object motion blur, labelled by comparison with the sharp middle frame;
@@ -16,13 +16,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..cuhk import Sample, kind_from_name, list_samples, read_gt
 from ..errors import InputError
+from ..io import IMAGE_EXTENSIONS, read_image
+from ..kinds import Kind
 from .config import SAMPLE_SHARES
 from .synth import (
-    DEFOCUS,
     IGNORE,
-    MOTION,
-    SHARP,
     average_frames,
     blur,
     composite,
@@ -34,22 +34,15 @@ from .synth import (
     visible_labels,
 )
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MARGIN = 24  # px of context around a crop, so blurring a crop does not see its own border
-
-
-def kind_from_stem(stem: str) -> int:
-    """CUHK names carry the blur kind: motion0001 -> motion, out_of_focus0001 -> defocus; anything else (e.g. an
-    all-sharp set) -> defocus for its blurred pixels, which an all-sharp mask never has."""
-    return MOTION if stem.lower().startswith("motion") else DEFOCUS
 
 
 @dataclass
 class Example:
     stem: str
     image: np.ndarray  # uint8 HxWx3 RGB
-    labels: np.ndarray  # uint8 HxW: 0 sharp, 1 defocus, 2 motion
-    kind: int
+    labels: np.ndarray  # uint8 HxW of Kind values
+    kind: Kind | None  # the kind its name says (None for a photo sharp everywhere)
     source: str = ""  # the folder it came from (validation is reported per folder)
 
 
@@ -78,45 +71,38 @@ def load_frame_sequence(folder, working_size: int) -> FrameSequence:
         raise InputError(f"{folder / 'frames'}: {len(paths)} frames; a frame folder needs at least {max(FRAME_COUNTS)}")
     frames, first_shape = [], None
     for path in paths:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise InputError(f"{path}: cannot read frame")
-        first_shape = first_shape or bgr.shape[:2]
-        if bgr.shape[:2] != first_shape:
-            raise InputError(f"{path}: frame size {bgr.shape[1::-1]} differs from the first frame's")
-        f = working_size / max(bgr.shape[:2])
-        size = (int(round(bgr.shape[1] * f)), int(round(bgr.shape[0] * f)))
-        frames.append(cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
+        rgb = _read_u8(path)
+        first_shape = first_shape or rgb.shape[:2]
+        if rgb.shape[:2] != first_shape:
+            raise InputError(f"{path}: frame size {rgb.shape[1::-1]} differs from the first frame's")
+        f = working_size / max(rgb.shape[:2])
+        size = (int(round(rgb.shape[1] * f)), int(round(rgb.shape[0] * f)))
+        frames.append(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
     return FrameSequence(folder.name, np.stack(frames))
 
 
-def list_stems(folder) -> list[tuple[Path, Path]]:
-    folder = Path(folder)
-    images, gts = folder / "images", folder / "gt"
-    if not images.is_dir() or not gts.is_dir():
-        raise InputError(f"{folder}: expected a CUHK-layout folder with images/ and gt/")
-    pairs = []
-    for img in sorted(images.iterdir()):
-        if img.suffix.lower() in IMAGE_EXTENSIONS:
-            gt = gts / (img.stem + ".png")
-            if not gt.is_file():
-                raise InputError(f"{img}: no ground-truth mask {gt}")
-            pairs.append((img, gt))
-    if not pairs:
-        raise InputError(f"{images}: no images")
-    return pairs
+def _read_u8(path: Path) -> np.ndarray:
+    """A photo as uint8 RGB. OpenCV decodes an 8-bit JPEG or PNG to the pixels blurtool.io.read_image gives (checked on
+    the training sets) in a third of its time, minutes at the start of a run; what OpenCV cannot read (HEIC, camera
+    RAW) goes through read_image, as in every command."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is not None:
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return (read_image(path) * 255.0 + 0.5).astype(np.uint8)
 
 
-def load_example(image_path: Path, gt_path: Path, source: str = "") -> Example:
-    bgr = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-    gt = cv2.imread(str(gt_path), cv2.IMREAD_GRAYSCALE)  # 16 CUHK masks are RGBA: grayscale reads them right
-    if bgr is None or gt is None:
-        raise InputError(f"{image_path}: cannot read image or mask")
-    if gt.shape != bgr.shape[:2]:
-        raise InputError(f"{gt_path}: mask size {gt.shape[::-1]} differs from image {bgr.shape[1::-1]}")
-    kind = kind_from_stem(image_path.stem)
-    labels = np.where(gt > 127, kind, SHARP).astype(np.uint8)
-    return Example(image_path.stem, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), labels, kind, source)
+def load_example(sample: Sample, source: str = "") -> Example:
+    """A photo and its labels: the mask's blurred pixels take the kind its name says (blurtool.cuhk)."""
+    image, gt = _read_u8(sample.image), read_gt(sample.gt)
+    if gt.shape != image.shape[:2]:
+        raise InputError(f"{sample.gt}: mask size {gt.shape[::-1]} differs from image {image.shape[1::-1]}")
+    if sample.kind is None and gt.any():
+        raise InputError(
+            f"{sample.gt}: the mask has blurred pixels but the name {sample.stem!r} does not say their kind "
+            "(motion... or out_of_focus...)"
+        )
+    labels = np.where(gt, sample.kind or Kind.SHARP, Kind.SHARP).astype(np.uint8)
+    return Example(sample.stem, image, labels, sample.kind, source)
 
 
 def load_training_folders(folders, working_size: int) -> tuple[list[Example], list[FrameSequence]]:
@@ -126,7 +112,7 @@ def load_training_folders(folders, working_size: int) -> tuple[list[Example], li
         if is_frame_folder(folder):
             sequences.append(load_frame_sequence(folder, working_size))
         else:
-            examples += [load_example(i, g, Path(folder).name) for i, g in list_stems(folder)]
+            examples += [load_example(s, Path(folder).name) for s in list_samples(folder)]
     stems = [e.stem for e in examples]
     if len(set(stems)) != len(stems):
         raise InputError("duplicate image stems across training folders")
@@ -134,11 +120,12 @@ def load_training_folders(folders, working_size: int) -> tuple[list[Example], li
 
 
 def split_train_val(stems: list[str], val_count: int, seed: int) -> tuple[list[str], list[str]]:
-    """Hold out `val_count` stems, stratified by kind (proportional), reproducibly."""
+    """Hold out `val_count` stems, stratified by the kind their names say (proportional), reproducibly."""
     rng = np.random.default_rng(seed)
     by_kind: dict[int, list[str]] = {}
     for s in sorted(stems):
-        by_kind.setdefault(kind_from_stem(s), []).append(s)
+        kind = kind_from_name(s)
+        by_kind.setdefault(-1 if kind is None else int(kind), []).append(s)
     val = []
     for _kind, group in sorted(by_kind.items()):
         n = int(round(val_count * len(group) / len(stems)))
@@ -185,7 +172,7 @@ class BlurTrainingSet:
         for _ in range(tries):
             ex = self.examples[int(rng.integers(len(self.examples)))]
             img, lab = self._scaled(rng, ex, size)
-            blurred = (lab != SHARP).astype(np.float64)
+            blurred = (lab != Kind.SHARP).astype(np.float64)
             integral = cv2.integral(blurred)
             win = integral[size:, size:] - integral[:-size, size:] - integral[size:, :-size] + integral[:-size, :-size]
             ys, xs = np.nonzero(win <= 0.01 * size * size)
@@ -205,9 +192,9 @@ class BlurTrainingSet:
         bg, bg_lab, bg_amount = self._plain(rng, size)
         for _ in range(4):
             src, src_lab, _ = self._plain(rng, size)
-            mask = random_blob(rng, size, size) & (src_lab == SHARP)
+            mask = random_blob(rng, size, size) & (src_lab == Kind.SHARP)
             if mask.mean() > 0.05:
-                kind = int(rng.choice([MOTION, DEFOCUS, SHARP], p=[0.5, 0.25, 0.25]))
+                kind = int(rng.choice([Kind.MOTION, Kind.DEFOCUS, Kind.SHARP], p=[0.5, 0.25, 0.25]))
                 return composite(rng, bg, bg_lab, src, mask, kind, bg_amount)
         return bg, bg_lab, bg_amount
 
@@ -217,7 +204,7 @@ class BlurTrainingSet:
         win = self._sharp_window(rng, size)
         if win is None:
             return self._plain(rng, size)
-        kind = int(rng.choice([MOTION, DEFOCUS]))
+        kind = int(rng.choice([Kind.MOTION, Kind.DEFOCUS]))
         kernel, radius, in_map_range = graded_kernel(rng, kind)
         blurred = blur(win[0], kernel)
         labels = visible_labels(win[0], blurred, np.full((size, size), kind, np.uint8))

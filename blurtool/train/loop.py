@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..kinds import KIND_NAMES
 from ..weights import IMAGENET_NORMALISATION, save_weights, sha256_of
 from .config import TrainConfig, check_config
 from .data import BlurTrainingSet, load_training_folders, split_train_val
@@ -281,7 +282,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
             "normalisation": {"mean": mean, "std": std},
             "threshold": DEFAULT_THRESHOLD,
             "working_size": cfg.working_size,
-            "classes": ["sharp", "defocus", "motion"],
+            "classes": list(KIND_NAMES),
             "training": {
                 "data": [str(Path(d).name) for d in cfg.data],
                 "data_note": "CUHK blur detection benchmark (Shi et al. 2014) training part, SZU-BD half (Sun et "

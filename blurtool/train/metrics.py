@@ -12,8 +12,8 @@ Public API (used by ``blurtool.train.loop`` for validation and by ``blurtool.eva
         mean |blur - gt| of the soft map.
     kind_metrics(pred_kind, gt_kind) -> dict
         three-class (0 sharp, 1 defocus, 2 motion) accuracy, per-class IoU and mIoU of one image.
-    kind_from_name(stem) -> 1 | 2 | None ;  gt_kind_map(gt_mask, kind) -> uint8 HxW
-        CUHK convention: blurred pixels of ``motion*`` take 2, of ``out_of_focus*`` take 1.
+    gt_kind_map(gt_mask, kind) -> uint8 HxW
+        blurred pixels take ``kind`` (the one a CUHK name says, blurtool.cuhk.kind_from_name), the rest 0.
     level_histograms(blur, gt_mask) -> (pos_hist, neg_hist)
         256-bin histograms of the quantised map (level = round(255 * blur)) over blurred / sharp gt pixels.
     pr_curve(pos_hist, neg_hist) -> dict(levels, thresholds, precision, recall)
@@ -49,12 +49,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kinds import KIND_NAMES, Kind
+
 # Fβ with β² = 0.3 weighs precision over recall, the saliency / defocus-blur-detection convention
 # (Achanta et al. 2009; used for CUHK by Zhao et al. 2018 BTBNet and later work).
 BETA2 = 0.3
 LEVELS = 256  # the blur map is quantised to 8 bits: level = round(255 * blur)
-KIND_NAMES = ("sharp", "defocus", "motion")
-KIND_DEFOCUS, KIND_MOTION = 1, 2
 
 _BINARY_KEYS = ("accuracy", "precision", "recall", "f1", "fbeta", "iou_blur", "iou_sharp", "miou")
 
@@ -154,20 +154,10 @@ def soft_mae(blur, gt_mask) -> float:
 
 
 # ----------------------------------------------------------------------------------------------- kind
-def kind_from_name(stem: str) -> int | None:
-    """CUHK names say the kind of blur of the whole image: motion* -> 2, out_of_focus* -> 1, else unknown."""
-    s = str(stem).lower()
-    if s.startswith("motion"):
-        return KIND_MOTION
-    if s.startswith("out_of_focus"):
-        return KIND_DEFOCUS
-    return None
-
-
 def gt_kind_map(gt_mask, kind: int) -> np.ndarray:
     """uint8 kind map: blurred gt pixels take ``kind`` (1 defocus, 2 motion), the rest 0 (sharp)."""
     gt = _as_mask(gt_mask, "gt_mask")
-    if kind not in (KIND_DEFOCUS, KIND_MOTION):
+    if kind not in (Kind.DEFOCUS, Kind.MOTION):
         raise ValueError(f"kind must be 1 (defocus) or 2 (motion), got {kind!r}")
     return (gt.astype(np.uint8) * np.uint8(kind)).astype(np.uint8)
 
@@ -445,7 +435,7 @@ def progressive_amount_scores(cases) -> dict:
                 rhos.append(float(spearmanr(truth, est).statistic) if np.ptp(est) > 0 else 0.0)
         errors += [abs(e - t) for _, t, e in crop]
         right += [int(level_index(e) == level_index(t)) for _, t, e in crop]
-        disks = sorted((t, e) for k, t, e in crop if k == 1)
+        disks = sorted((t, e) for k, t, e in crop if k == Kind.DEFOCUS)
         if len(disks) >= 2:
             top_t, top_e = disks[-1]
             half = min(disks, key=lambda d: abs(d[0] - top_t / 2))

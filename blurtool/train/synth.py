@@ -9,7 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-SHARP, DEFOCUS, MOTION = 0, 1, 2
+from ..kinds import Kind
+
 # Label of pixels left out of the loss: blur was applied there but left no visible trace (flat sky, a plain wall), so
 # calling them blurred would teach "flat = blurred" and calling them sharp would contradict real bokeh, which is flat
 # too. What such a pixel is can only be told from its context, which the network learns from real photos.
@@ -94,16 +95,16 @@ GRADED_MOTION_LENGTHS = (2.0, 32.0)
 
 def kernel_radius(kind: int, size: float) -> float:
     """The blur amount of a kernel, in px: a disk's radius, or half a motion streak's length (the same reach)."""
-    return size / 2.0 if kind == MOTION else size
+    return size / 2.0 if kind == Kind.MOTION else size
 
 
 def random_kernel(rng: np.random.Generator, kind: int) -> tuple[np.ndarray, float]:
     """A random motion (line) or defocus (disk) kernel in the map's ranges, and its radius (kernel_radius).
     (Camera-shake trajectories for a share of the motion kernels did not pay, docs/training.md: real shake comes from
     the frame folders.)"""
-    if kind == MOTION:
+    if kind == Kind.MOTION:
         length = rng.uniform(*MAP_MOTION_LENGTHS)
-        return motion_kernel(length, rng.uniform(0, 180)), kernel_radius(MOTION, length)
+        return motion_kernel(length, rng.uniform(0, 180)), kernel_radius(Kind.MOTION, length)
     radius = rng.uniform(*MAP_DISK_RADII)
     return disk_kernel(radius), radius
 
@@ -111,9 +112,9 @@ def random_kernel(rng: np.random.Generator, kind: int) -> tuple[np.ndarray, floa
 def graded_kernel(rng: np.random.Generator, kind: int) -> tuple[np.ndarray, float, bool]:
     """A kernel over the amount's whole range (log-uniform), its radius, and whether it lies in the map's range (a
     milder blur is left out of the map's loss: whether it counts as blurred is what real labels teach)."""
-    lo, hi = GRADED_MOTION_LENGTHS if kind == MOTION else GRADED_DISK_RADII
+    lo, hi = GRADED_MOTION_LENGTHS if kind == Kind.MOTION else GRADED_DISK_RADII
     size = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-    if kind == MOTION:
+    if kind == Kind.MOTION:
         kernel, in_range = motion_kernel(size, rng.uniform(0, 180)), size >= MAP_MOTION_LENGTHS[0]
     else:
         kernel, in_range = disk_kernel(size), size >= MAP_DISK_RADII[0]
@@ -123,7 +124,7 @@ def graded_kernel(rng: np.random.Generator, kind: int) -> tuple[np.ndarray, floa
 def known_amount(labels: np.ndarray) -> np.ndarray:
     """The amount target a labelled photo gives: 0 where sharp, unknown (NaN) elsewhere (a binary mask says blurred,
     not how much)."""
-    return np.where(labels == SHARP, 0.0, np.nan).astype(np.float32)
+    return np.where(labels == Kind.SHARP, 0.0, np.nan).astype(np.float32)
 
 
 def blur(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -153,7 +154,7 @@ def textured(image: np.ndarray) -> np.ndarray:
 def visible_labels(sharp: np.ndarray, blurred: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """`labels` with every blurred-labelled pixel that the blur left unchanged set to IGNORE (see IGNORE)."""
     out = labels.copy()
-    out[(labels != SHARP) & (labels != IGNORE) & ~visible_change(sharp, blurred)] = IGNORE
+    out[(labels != Kind.SHARP) & (labels != IGNORE) & ~visible_change(sharp, blurred)] = IGNORE
     return out
 
 
@@ -189,7 +190,7 @@ def composite(
     alpha = subject_mask.astype(np.float32)
     subject_unblurred = subject
     radius = 0.0
-    if kind != SHARP:
+    if kind != Kind.SHARP:
         k, radius = random_kernel(rng, kind)
         subject = blur(subject, k)
         alpha = blur(alpha, k)
@@ -201,7 +202,7 @@ def composite(
     labels[pasted] = kind
     amount = known_amount(background_labels) if background_amount is None else background_amount.copy()
     amount[pasted] = radius
-    if kind != SHARP:
+    if kind != Kind.SHARP:
         # The unblurred composite is the reference: where pasting the blurred subject changed nothing visible (a flat
         # part of it), its pixels leave the loss.
         sharp_alpha = subject_mask.astype(np.float32)[..., None]
@@ -230,8 +231,8 @@ def frame_average_labels(sharp: np.ndarray, averaged: np.ndarray) -> np.ndarray:
     evidence either way (see IGNORE)."""
     moved = visible_change(sharp, averaged)
     labels = np.full(moved.shape, IGNORE, np.uint8)
-    labels[textured(sharp) & ~moved] = SHARP
-    labels[moved] = MOTION
+    labels[textured(sharp) & ~moved] = Kind.SHARP
+    labels[moved] = Kind.MOTION
     return labels
 
 
@@ -247,8 +248,8 @@ def frame_average_amount(run: np.ndarray, labels: np.ndarray) -> np.ndarray:
     for a, b in zip(grey[:-1], grey[1:]):
         total += cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
     amount = np.full(labels.shape, np.nan, np.float32)
-    amount[labels == SHARP] = 0.0
-    moved = labels == MOTION
+    amount[labels == Kind.SHARP] = 0.0
+    moved = labels == Kind.MOTION
     amount[moved] = 0.5 * np.linalg.norm(total, axis=-1)[moved]
     return amount
 
@@ -262,8 +263,9 @@ PROGRESSIVE_MOTION_LENGTHS = (5.0, 11.0, 21.0, 31.0)
 def progressive_blurs(sharp: np.ndarray, angle_deg: float = 30.0) -> list[tuple[int, float, np.ndarray]]:
     """(kind, true radius px, blurred image) for every progressive disk and motion streak (kernel_radius), of one
     sharp float32 RGB image."""
-    cases = [(DEFOCUS, r, blur(sharp, disk_kernel(r))) for r in PROGRESSIVE_DISK_RADII]
+    cases = [(Kind.DEFOCUS, r, blur(sharp, disk_kernel(r))) for r in PROGRESSIVE_DISK_RADII]
     cases += [
-        (MOTION, kernel_radius(MOTION, n), blur(sharp, motion_kernel(n, angle_deg))) for n in PROGRESSIVE_MOTION_LENGTHS
+        (Kind.MOTION, kernel_radius(Kind.MOTION, n), blur(sharp, motion_kernel(n, angle_deg)))
+        for n in PROGRESSIVE_MOTION_LENGTHS
     ]
     return cases

@@ -2,31 +2,25 @@ import cv2
 import numpy as np
 import pytest
 
+from blurtool.cuhk import list_samples
 from blurtool.errors import InputError
+from blurtool.kinds import Kind
 from blurtool.train.config import TrainConfig
 from blurtool.train.data import (
     BlurTrainingSet,
     is_frame_folder,
-    kind_from_stem,
-    list_stems,
     load_example,
     load_frame_sequence,
     load_training_folders,
     split_train_val,
 )
-from blurtool.train.synth import DEFOCUS, IGNORE, MOTION, SHARP
-
-
-def test_kind_comes_from_the_name():
-    assert kind_from_stem("motion0042") == MOTION
-    assert kind_from_stem("out_of_focus0001") == DEFOCUS
+from blurtool.train.synth import IGNORE
 
 
 def test_labels_take_the_kind_of_the_name_and_rgba_masks_read_as_gray(cuhk_folder):
-    pairs = list_stems(cuhk_folder)
-    examples = {e.stem: e for e in (load_example(*p) for p in pairs)}
-    assert set(np.unique(examples["motion0001"].labels)) == {0, MOTION}
-    assert set(np.unique(examples["out_of_focus0003"].labels)) == {0, DEFOCUS}  # the RGBA mask
+    examples = {e.stem: e for e in map(load_example, list_samples(cuhk_folder))}
+    assert set(np.unique(examples["motion0001"].labels)) == {0, Kind.MOTION}
+    assert set(np.unique(examples["out_of_focus0003"].labels)) == {0, Kind.DEFOCUS}  # the RGBA mask
     assert examples["motion0001"].labels[:, :64].max() == 0
 
 
@@ -39,18 +33,20 @@ def test_split_is_stratified_disjoint_and_reproducible():
     assert split_train_val(stems, 10, seed=1)[1] != val
 
 
-def test_bad_folders_are_clear_errors(tmp_path):
-    with pytest.raises(InputError, match="CUHK-layout"):
-        list_stems(tmp_path)
+def test_blurred_pixels_need_a_kind_in_the_name(tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "gt").mkdir()
-    (tmp_path / "images" / "a.jpg").write_bytes(b"")
-    with pytest.raises(InputError, match="no ground-truth mask"):
-        list_stems(tmp_path)
+    cv2.imwrite(str(tmp_path / "images" / "holiday.jpg"), np.zeros((8, 8, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "gt" / "holiday.png"), np.zeros((8, 8), np.uint8))
+    (sample,) = list_samples(tmp_path)
+    assert load_example(sample).kind is None and not load_example(sample).labels.any()  # sharp everywhere: fine
+    cv2.imwrite(str(tmp_path / "gt" / "holiday.png"), np.full((8, 8), 255, np.uint8))
+    with pytest.raises(InputError, match="does not say their kind"):
+        load_example(sample)
 
 
 def test_samples_are_deterministic_and_well_formed(cuhk_folder):
-    examples = [load_example(*p) for p in list_stems(cuhk_folder)]
+    examples = [load_example(s) for s in list_samples(cuhk_folder)]
     cfg = TrainConfig(crop=64, working_size=128, steps=10, batch_size=4, p_mixed=0.4, p_sharp=0.2, p_global=0.2)
     ds = BlurTrainingSet(examples, cfg, [0.5] * 3, [0.25] * 3)
     assert len(ds) == 40
@@ -58,11 +54,11 @@ def test_samples_are_deterministic_and_well_formed(cuhk_folder):
     for i in range(40):
         img, lab, amount = ds[i]
         assert img.shape == (3, 64, 64) and img.dtype == np.float32
-        assert lab.shape == (64, 64) and set(np.unique(lab)) <= {SHARP, DEFOCUS, MOTION, IGNORE}
+        assert lab.shape == (64, 64) and set(np.unique(lab)) <= {Kind.SHARP, Kind.DEFOCUS, Kind.MOTION, IGNORE}
         assert amount.shape == (64, 64) and amount.dtype == np.float32
         known = ~np.isnan(amount)
         # Sharp pixels have amount 0; a known amount on a blurred label is a kernel's radius, never 0.
-        assert (amount[lab == SHARP] == 0).all() and (amount[known & (lab != SHARP) & (lab != IGNORE)] > 0).all()
+        assert (amount[lab == Kind.SHARP] == 0).all() and (amount[known & (lab != Kind.SHARP) & (lab != IGNORE)] > 0).all()
         seen_kinds |= set(np.unique(lab).tolist())
     assert seen_kinds >= {0, 1, 2}
     a, b = ds[7], ds[7]
@@ -71,7 +67,7 @@ def test_samples_are_deterministic_and_well_formed(cuhk_folder):
 
 
 def test_grey_samples_have_equal_channels(cuhk_folder):
-    examples = [load_example(*p) for p in list_stems(cuhk_folder)]
+    examples = [load_example(s) for s in list_samples(cuhk_folder)]
     small = dict(crop=64, working_size=128, steps=10, batch_size=4)
     grey = BlurTrainingSet(examples, TrainConfig(p_grey=1.0, **small), [0.5] * 3, [0.25] * 3)
     colour = BlurTrainingSet(examples, TrainConfig(**small), [0.5] * 3, [0.25] * 3)
@@ -116,10 +112,10 @@ def test_frame_samples_label_the_moving_part_motion_and_the_still_part_sharp(cuh
     for i in range(6):
         img, lab, amount = ds._frames(np.random.default_rng(i), 96)
         assert img.shape == (96, 96, 3) and lab.shape == (96, 96)
-        assert set(np.unique(lab)) <= {SHARP, MOTION, IGNORE} and (lab == MOTION).any()
+        assert set(np.unique(lab)) <= {Kind.SHARP, Kind.MOTION, IGNORE} and (lab == Kind.MOTION).any()
         # The top half slides 2 px a frame: a run of 5-15 frames moves it 8-28 px, radius 4-14 px.
-        assert (amount[lab == SHARP] == 0).all()
-        assert 3 < np.median(amount[:48][lab[:48] == MOTION]) < 15
+        assert (amount[lab == Kind.SHARP] == 0).all()
+        assert 3 < np.median(amount[:48][lab[:48] == Kind.MOTION]) < 15
     # Without a frame folder the share falls back to plain crops of the photos.
     plain = BlurTrainingSet(examples, TrainConfig(p_frames=1.0, **only), [0.5] * 3, [0.25] * 3)
     assert IGNORE not in set(np.unique(plain.sample(0)[1]))

@@ -87,10 +87,7 @@ def test_kind_metrics_hand_example():
     assert M.kind_metrics(gt, gt)["kind_miou"] == pytest.approx(1.0)
 
 
-def test_kind_names_and_gt_kind_map():
-    assert M.kind_from_name("motion0002") == 2
-    assert M.kind_from_name("out_of_focus0003") == 1
-    assert M.kind_from_name("holiday") is None
+def test_gt_kind_map():
     assert M.gt_kind_map(np.array([[True, False]]), 2).tolist() == [[2, 0]]
     with pytest.raises(ValueError):
         M.gt_kind_map(np.array([[True]]), 0)

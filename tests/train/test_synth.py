@@ -2,11 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
+from blurtool.kinds import Kind
 from blurtool.train.synth import (
-    DEFOCUS,
     IGNORE,
-    MOTION,
-    SHARP,
     average_frames,
     blur,
     composite,
@@ -69,15 +67,15 @@ def test_disk_kernel_is_round_and_normalised():
 def test_composite_labels_follow_the_blurred_alpha():
     rng = np.random.default_rng(0)
     bg = np.zeros((64, 64, 3), np.float32)
-    bg_labels = np.full((64, 64), DEFOCUS, np.uint8)
+    bg_labels = np.full((64, 64), Kind.DEFOCUS, np.uint8)
     subject = _texture(size=64) * 0.5 + 0.5  # textured and brighter than the background
     mask = np.zeros((64, 64), bool)
     mask[16:48, 16:48] = True
-    img, labels, _ = composite(rng, bg, bg_labels, subject, mask, MOTION)
-    assert labels[32, 32] == MOTION and labels[2, 2] == DEFOCUS
+    img, labels, _ = composite(rng, bg, bg_labels, subject, mask, Kind.MOTION)
+    assert labels[32, 32] == Kind.MOTION and labels[2, 2] == Kind.DEFOCUS
     assert img[32, 32].min() > 0.4 and img[2, 2].max() < 1e-6
-    _, sharp_labels, _ = composite(rng, bg, bg_labels, subject, mask, SHARP)
-    assert (sharp_labels[mask] == SHARP).mean() > 0.95
+    _, sharp_labels, _ = composite(rng, bg, bg_labels, subject, mask, Kind.SHARP)
+    assert (sharp_labels[mask] == Kind.SHARP).mean() > 0.95
 
 
 def test_composite_leaves_a_flat_subject_s_unchanged_inside_out_of_the_loss():
@@ -87,9 +85,9 @@ def test_composite_leaves_a_flat_subject_s_unchanged_inside_out_of_the_loss():
     subject = np.ones((96, 96, 3), np.float32)
     mask = np.zeros((96, 96), bool)
     mask[16:80, 16:80] = True
-    _, labels, _ = composite(np.random.default_rng(0), bg, np.zeros((96, 96), np.uint8), subject, mask, MOTION)
+    _, labels, _ = composite(np.random.default_rng(0), bg, np.zeros((96, 96), np.uint8), subject, mask, Kind.MOTION)
     assert labels[48, 48] == IGNORE
-    assert (labels == MOTION).any() and (labels[:8, :8] == SHARP).all()
+    assert (labels == Kind.MOTION).any() and (labels[:8, :8] == Kind.SHARP).all()
 
 
 def test_visible_change_sees_blur_on_texture_and_none_on_a_flat_region():
@@ -99,8 +97,8 @@ def test_visible_change_sees_blur_on_texture_and_none_on_a_flat_region():
     seen = visible_change(image, blurred)
     assert seen[:, 60:].mean() > 0.95 and not seen[:, :36].any()
     assert not visible_change(image, image).any()
-    labels = visible_labels(image, blurred, np.full((96, 96), DEFOCUS, np.uint8))
-    assert (labels[:, :36] == IGNORE).all() and (labels[:, 60:] == DEFOCUS).mean() > 0.95
+    labels = visible_labels(image, blurred, np.full((96, 96), Kind.DEFOCUS, np.uint8))
+    assert (labels[:, :36] == IGNORE).all() and (labels[:, 60:] == Kind.DEFOCUS).mean() > 0.95
     assert textured(image)[:, 60:].mean() > 0.95 and not textured(image)[:, :36].any()
 
 
@@ -120,8 +118,8 @@ def test_frame_average_labels_motion_where_it_moved_sharp_where_still_and_ignore
         frames.append(f)
     frames = np.stack(frames)
     labels = frame_average_labels(frames[2], average_frames(frames))
-    assert (labels[8:56, 8:78] == MOTION).mean() > 0.9
-    assert (labels[72:120, 8:78] == SHARP).mean() > 0.9
+    assert (labels[8:56, 8:78] == Kind.MOTION).mean() > 0.9
+    assert (labels[72:120, 8:78] == Kind.SHARP).mean() > 0.9
     assert (labels[8:120, 100:] == IGNORE).all()
 
 
@@ -142,8 +140,8 @@ def test_frame_average_amount_is_half_the_displacement_of_the_run():
     rng = np.random.default_rng(3)
     texture = cv2.GaussianBlur(rng.random((96, 160, 3)).astype(np.float32), (0, 0), 1.0)
     run = np.stack([texture[:, 20 + 2 * t : 116 + 2 * t] for t in range(7)])  # 2 px a frame: 12 px in all
-    labels = np.full((96, 96), MOTION, np.uint8)
-    labels[:, :8] = SHARP
+    labels = np.full((96, 96), Kind.MOTION, np.uint8)
+    labels[:, :8] = Kind.SHARP
     labels[:8] = IGNORE
     amount = frame_average_amount(run, labels)
     assert np.isnan(amount[:8]).all() and (amount[8:, :8] == 0).all()
@@ -152,12 +150,12 @@ def test_frame_average_amount_is_half_the_displacement_of_the_run():
 
 def test_graded_kernels_span_the_amount_range_and_say_when_the_map_learns_them():
     rng = np.random.default_rng(0)
-    radii = {MOTION: [], DEFOCUS: []}
+    radii = {Kind.MOTION: [], Kind.DEFOCUS: []}
     for _ in range(400):
-        kind = MOTION if rng.random() < 0.5 else DEFOCUS
+        kind = Kind.MOTION if rng.random() < 0.5 else Kind.DEFOCUS
         kernel, radius, in_map_range = graded_kernel(rng, kind)
         assert abs(kernel.sum() - 1) < 1e-5
-        assert in_map_range == (radius >= (3.5 if kind == MOTION else 2.0))
+        assert in_map_range == (radius >= (3.5 if kind == Kind.MOTION else 2.0))
         radii[kind].append(radius)
-    assert min(radii[DEFOCUS]) < 0.7 and max(radii[DEFOCUS]) > 10
-    assert min(radii[MOTION]) < 1.3 and max(radii[MOTION]) > 13
+    assert min(radii[Kind.DEFOCUS]) < 0.7 and max(radii[Kind.DEFOCUS]) > 10
+    assert min(radii[Kind.MOTION]) < 1.3 and max(radii[Kind.MOTION]) > 13
