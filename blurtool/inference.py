@@ -14,9 +14,8 @@ How a photo is processed:
   4. The probabilities are brought back to the photo's full size edge-aware with a guided filter (He et al. 2010,
      "Guided Image Filtering"), guided by the photo: the linear coefficients (a, b) are computed at the working size
      and bilinearly upsampled, q = a * I + b with I the full-size grey photo (the "fast guided filter" of He & Sun
-     2015). OpenCV's guided filter lives in cv2.ximgproc (opencv-contrib, not a dependency), so it is written here with
-     cv2.boxFilter. The full-size step goes through the photo in strips of rows, so its extra memory stays a few tens
-     of MB however large the photo (only the outputs, blur float32 + kind uint8, are full size).
+     2015, blurtool.guided). The full-size step goes through the photo in strips of rows, so its extra memory stays a
+     few tens of MB however large the photo (only the outputs, blur float32 + kind uint8, are full size).
 
 A network with an amount channel also gives the blur radius per pixel (blurtool.amount: px at the working size,
 reported per mille of the long side); it is interpolated bilinearly (it varies smoothly, and no guide is needed to
@@ -40,9 +39,10 @@ import numpy as np
 
 from blurtool import amount as amount_unit
 from blurtool.errors import BlurtoolError, InputError, WeightsError
+from blurtool.guided import linear_coefficients, resize_rows
 from blurtool.kinds import KIND_NAMES, Kind
 
-__all__ = ["BlurDetector", "BlurResult", "KIND_NAMES", "guided_upsample"]
+__all__ = ["BlurDetector", "BlurResult", "KIND_NAMES"]
 
 # Used only when a weights card lacks these keys (cards written by blurtool.weights always have them).
 _FALLBACK_THRESHOLD = 0.5
@@ -165,59 +165,8 @@ class BlurResult:
 # ---------------------------------------------------------------------------------------------- guided filter
 
 
-def _box(x: np.ndarray, r: int) -> np.ndarray:
-    return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), normalize=True, borderType=cv2.BORDER_REFLECT)
-
-
-def _guided_coefficients(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """He et al. 2010, Algorithm 1 (grey guide, multi-channel input): mean_a, mean_b such that q = mean_a*I + mean_b."""
-    I = guide[..., None]  # noqa: E741 - the paper's name
-    mean_I = _box(guide, r)[..., None]
-    mean_p = _box(src, r).reshape(src.shape)
-    corr_Ip = _box(I * src, r).reshape(src.shape)
-    var_I = _box(guide * guide, r)[..., None] - mean_I * mean_I
-    a = (corr_Ip - mean_I * mean_p) / (var_I + eps)
-    b = mean_p - a * mean_I
-    return _box(a, r).reshape(src.shape), _box(b, r).reshape(src.shape)
-
-
-def _resize_rows(low: np.ndarray, out_rows: slice, out_h: int, out_w: int) -> np.ndarray:
-    """Rows `out_rows` of cv2.resize(low, (out_w, out_h), INTER_LINEAR), without building the full-size array."""
-    h = low.shape[0]
-    y = np.arange(out_rows.start, out_rows.stop, dtype=np.float64)
-    src = np.clip((y + 0.5) * (h / out_h) - 0.5, 0, h - 1)  # OpenCV's half-pixel-centre convention
-    y0 = np.floor(src).astype(np.intp)
-    y1 = np.minimum(y0 + 1, h - 1)
-    wy = (src - y0).astype(np.float32).reshape(-1, *([1] * (low.ndim - 1)))
-    rows = low[y0] * (1 - wy) + low[y1] * wy
-    out = cv2.resize(rows, (out_w, rows.shape[0]), interpolation=cv2.INTER_LINEAR)
-    return out.reshape(rows.shape[0], out_w, *low.shape[2:])
-
-
 def _grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-
-
-def guided_upsample(
-    low: np.ndarray,
-    low_guide: np.ndarray,
-    guide: np.ndarray,
-    *,
-    radius: int = GUIDED_RADIUS,
-    eps: float = GUIDED_EPS,
-    rows: slice | None = None,
-) -> np.ndarray:
-    """Upsample `low` (h, w[, C]) float32 to the size of `guide` (H, W) float32 grey, edge-aware.
-
-    low_guide: the guide at (h, w). Returns rows `rows` (default all) of the full-size result, not clipped.
-    """
-    squeeze = low.ndim == 2
-    src = low[..., None] if squeeze else low
-    a, b = _guided_coefficients(low_guide.astype(np.float32), src.astype(np.float32), radius, eps)
-    H, W = guide.shape
-    rows = rows or slice(0, H)
-    q = _resize_rows(a, rows, H, W) * guide[rows, :, None] + _resize_rows(b, rows, H, W)
-    return q[..., 0] if squeeze else q
 
 
 def _upsample_probs(work_probs: np.ndarray, guide_u8: np.ndarray, want: str, threshold: float = 0.5):
@@ -225,7 +174,7 @@ def _upsample_probs(work_probs: np.ndarray, guide_u8: np.ndarray, want: str, thr
     h, w = work_probs.shape[:2]
     H, W = guide_u8.shape
     low_guide = cv2.resize(guide_u8, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    a, b = _guided_coefficients(low_guide, work_probs.astype(np.float32), GUIDED_RADIUS, GUIDED_EPS)
+    a, b = linear_coefficients(low_guide, work_probs, GUIDED_RADIUS, GUIDED_EPS)
     step = max(1, _STRIP_PIXELS // max(W, 1))
     if want == "probs":
         probs = np.empty((H, W, 3), np.float32)
@@ -235,7 +184,7 @@ def _upsample_probs(work_probs: np.ndarray, guide_u8: np.ndarray, want: str, thr
     for r0 in range(0, H, step):
         rows = slice(r0, min(H, r0 + step))
         I = guide_u8[rows].astype(np.float32) * np.float32(1 / 255.0)  # noqa: E741
-        q = _resize_rows(a, rows, H, W) * I[..., None] + _resize_rows(b, rows, H, W)
+        q = resize_rows(a, rows, H, W) * I[..., None] + resize_rows(b, rows, H, W)
         np.clip(q, 0.0, 1.0, out=q)
         q /= np.maximum(q.sum(axis=2, keepdims=True), 1e-6)  # filtering each channel breaks sum-to-one slightly
         if want == "probs":

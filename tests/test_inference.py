@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from blurtool.errors import InputError
-from blurtool.inference import BlurDetector, BlurResult, guided_upsample
+from blurtool.inference import BlurDetector, BlurResult
 
 CARD = {
     "normalisation": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
@@ -116,24 +116,6 @@ def test_full_size_false_stops_at_working_size(det):
     fast = det.predict(img, full_size=False)
     assert fast.blur.shape == (96, 128) and not fast.full_size
     assert fast.summary() == det.predict(img).summary()
-
-
-def test_guided_upsampling_follows_the_photo_edge():
-    """A step edge in the photo at a position the low-resolution map cannot represent: guided upsampling puts the
-    map's transition on the photo's edge, bilinear does not."""
-    H, W, s = 64, 512, 8
-    photo = np.zeros((H, W), np.float32)
-    photo[:, 203:] = 1.0  # edge at x = 203, not on the 8-px grid
-    low_guide = cv2.resize(photo, (W // s, H // s), interpolation=cv2.INTER_AREA)
-    low_map = low_guide.copy()  # the map's transition is as soft as the low-res guide's
-    bilinear = cv2.resize(low_map, (W, H), interpolation=cv2.INTER_LINEAR)
-    guided = np.clip(guided_upsample(low_map, low_guide, photo, radius=2, eps=1e-4), 0, 1)
-    err_guided = np.abs(guided - photo).mean()
-    err_bilinear = np.abs(bilinear - photo).mean()
-    assert err_guided < 0.25 * err_bilinear, (err_guided, err_bilinear)
-    # Row-strip evaluation equals the whole-image one.
-    part = guided_upsample(low_map, low_guide, photo, radius=2, eps=1e-4, rows=slice(10, 30))
-    np.testing.assert_allclose(np.clip(part, 0, 1), guided[10:30], atol=1e-5)
 
 
 def test_strips_match_whole(det, monkeypatch):

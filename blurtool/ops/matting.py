@@ -7,8 +7,8 @@ removes the old background's colour from the subject's edge so that composites s
 
 Closed-form matting builds a sparse Laplacian over the unknown band, so it is solved at a bounded working
 resolution (``MatteOptions.max_pixels``) and alpha is brought back to full size with a guided filter on the photo
-(He et al. 2013; the "fast guided filter" of He & Sun 2015 for the upsampling), which keeps alpha's edges on the
-photo's edges.
+(blurtool.guided with a colour guide: He et al. 2013, and the "fast guided filter" of He & Sun 2015 for the
+upsampling), which keeps alpha's edges on the photo's edges.
 
 numpy in, numpy out; no torch.
 """
@@ -22,6 +22,7 @@ import numpy as np
 # OpenCV is imported inside the functions: the CLI imports this module for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.
 from blurtool.errors import InputError
+from blurtool.guided import guided_filter, guided_upsample
 
 __all__ = [
     "MatteOptions",
@@ -30,8 +31,6 @@ __all__ = [
     "composite",
     "cutout",
     "fit_background",
-    "guided_filter",
-    "guided_upsample",
     "make_trimap",
     "matte",
     "parse_color",
@@ -127,63 +126,10 @@ def make_trimap(blur: np.ndarray, threshold: float = MatteOptions.threshold, ban
     return trimap
 
 
-def _box(x: np.ndarray, r: int) -> np.ndarray:
-    import cv2
-
-    return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
-
-
-def _guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: float):
-    """Linear coefficients (a, b) of the colour guided filter (He et al. 2013, Eq. 14), box-averaged.
-    Hand-written because opencv-python ships without the contrib module cv2.ximgproc. Not the grey-guide filter of
-    blurtool.inference: a matte's edge is often a colour edge of little brightness contrast (a red flower on
-    green leaves), which only a colour guide sees."""
-
-    I = guide.astype(np.float32)
-    p = src.astype(np.float32)
-    mean_I = _box(I, radius)
-    mean_p = _box(p, radius)
-    cov_Ip = _box(I * p[..., None], radius) - mean_I * mean_p[..., None]
-    # Covariance of the guide's colour in each window, plus eps on the diagonal.
-    sigma = np.empty(I.shape[:2] + (3, 3), np.float32)
-    for i in range(3):
-        for j in range(i, 3):
-            v = _box(I[..., i] * I[..., j], radius) - mean_I[..., i] * mean_I[..., j]
-            sigma[..., i, j] = v
-            sigma[..., j, i] = v
-    sigma += eps * np.eye(3, dtype=np.float32)
-    a = np.linalg.solve(sigma, cov_Ip[..., None])[..., 0]
-    b = mean_p - np.einsum("hwc,hwc->hw", a, mean_I)
-    return _box(a, radius), _box(b, radius)
-
-
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Edge-preserving smoothing of a single-channel ``src`` following the edges of the RGB ``guide``."""
-    a, b = _guided_coefficients(guide, src, radius, eps)
-    return (np.einsum("hwc,hwc->hw", a, guide.astype(np.float32)) + b).astype(np.float32)
-
-
-def guided_upsample(guide_full: np.ndarray, guide_small: np.ndarray, src_small: np.ndarray, radius: int,
-                    eps: float) -> np.ndarray:
-    """Fast guided filter (He & Sun 2015): fit the guided filter's linear model at low resolution, upsample its
-    coefficients bilinearly and apply them to the full-resolution guide. Returns float32 (H, W)."""
-    import cv2
-
-    a, b = _guided_coefficients(guide_small, src_small, radius, eps)
-    h, w = guide_full.shape[:2]
-    if a.shape[:2] != (h, w):
-        a = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
-        b = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
-    out = b
-    for c in range(3):  # channel by channel: no (H, W, 3) temporary at 12 MP
-        out += a[..., c] * guide_full[..., c].astype(np.float32)
-    return out
-
-
 def _upsample_alpha(image: np.ndarray, small: np.ndarray, alpha_small: np.ndarray, o: MatteOptions) -> np.ndarray:
     if alpha_small.shape == image.shape[:2]:
         return alpha_small.astype(np.float32)
-    alpha = guided_upsample(image, small, alpha_small, o.guided_radius, o.guided_eps)
+    alpha = guided_upsample(alpha_small, small, image, radius=o.guided_radius, eps=o.guided_eps)
     return np.clip(alpha, 0.0, 1.0, out=alpha)
 
 

@@ -18,7 +18,8 @@ import numpy as np
 # OpenCV is imported inside the functions: the CLI imports this module for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.
 from blurtool.errors import InputError
-from blurtool.ops.matting import check_image_and_map, guided_upsample, resize_to_pixels
+from blurtool.guided import guided_upsample
+from blurtool.ops.matting import check_image_and_map, resize_to_pixels
 
 __all__ = ["SegmentOptions", "SegmentResult", "blur_trimap", "segment_sharp", "threshold_mask"]
 
@@ -134,7 +135,7 @@ def segment_sharp(image: np.ndarray, blur: np.ndarray, options: SegmentOptions |
         mask = sharp_small > 0.5
     else:
         # Edge-aware upsampling: the mask's boundary lands on the full-resolution photo's edges.
-        soft = guided_upsample(image, small, sharp_small, radius=2, eps=1e-3)
+        soft = guided_upsample(sharp_small, small, image, radius=2, eps=1e-3)
         mask = soft > 0.5
     # The sure labels of the full-size map stand, as GrabCut never changes GC_FGD / GC_BGD pixels.
     mask[trimap == cv2.GC_FGD] = True

@@ -8,7 +8,6 @@ from blurtool.ops.matting import (
     composite,
     cutout,
     fit_background,
-    guided_filter,
     make_trimap,
     matte,
     parse_color,
@@ -91,29 +90,6 @@ def test_matte_rejects_map_of_wrong_size():
     image, *_ = _scene()
     with pytest.raises(InputError, match="same size"):
         matte(image, np.zeros((5, 5), np.float32))
-
-
-def test_guided_filter_keeps_edges_of_the_guide():
-    guide = np.zeros((40, 40, 3), np.float32)
-    guide[:, 20:] = 1.0
-    src = np.zeros((40, 40), np.float32)
-    src[:, 18:] = 1.0  # a mask whose edge is 2 px off the photo's edge
-    out = guided_filter(guide, src, radius=4, eps=1e-4)
-    assert out[:, 21:].min() > 0.9 and out[:, :17].max() < 0.35
-    assert np.allclose(guided_filter(guide, np.full((40, 40), 0.3, np.float32), 4, 1e-4), 0.3, atol=1e-4)
-
-
-def test_guided_filter_sees_edges_between_colours_of_equal_brightness():
-    # Red against blue-green of the same mean brightness: a grey guide sees no edge here.
-    guide = np.empty((40, 40, 3), np.float32)
-    guide[:, :20] = [0.6, 0.1, 0.1]
-    guide[:, 20:] = [0.1, 0.3, 0.4]
-    src = np.zeros((40, 40), np.float32)
-    src[:, :22] = 1.0
-    out = guided_filter(guide, src, radius=4, eps=1e-4)
-    assert out[:, :20].min() > 0.95 and out[:, 23:].max() < 0.25
-    grey = np.repeat(guide.mean(axis=2, keepdims=True), 3, axis=2)
-    assert guided_filter(grey, src, radius=4, eps=1e-4)[:, 19].max() < 0.9
 
 
 def test_cutout_and_composite():
