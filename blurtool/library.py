@@ -36,7 +36,7 @@ from blurtool.ops.rank import GRID, BlurScores, RankRules, Verdict, score_maps, 
 # Long side of the small blur map kept per photo for contact-sheet insets (and stored in the cache).
 MINI = 64
 # Version of what the cache stores; bump when score definitions change so old rows are not reused.
-SCORES_VERSION = 2  # 2: the blur amount (BlurScores.amount, centre_amount)
+SCORES_VERSION = 3  # 2: the blur amount (BlurScores.amount, centre_amount); 3: subject_enclosed, subject_sharpness
 
 
 class SortKey(str, Enum):

@@ -38,10 +38,16 @@ CentreSharpMinOpt = _rule(
     "centre_sharp_min", "bad-blur (missed focus) when the central third is less sharp than this and no subject."
 )
 SubjectAreaMinOpt = _rule("subject_area_min", "A subject (largest sharp region) covers at least this.")
-SubjectOffsetMaxOpt = _rule(
-    "subject_offset_max", "...with its centroid at most this far from the centre (corner = 1)."
+SubjectSharpnessMinOpt = _rule(
+    "subject_sharpness_min", "...is clearly sharp: 1 - its mean blur map / threshold is at least this."
 )
-SubjectCentreMinOpt = _rule("subject_centre_min", "...and covering at least this of the central third.")
+SubjectOffsetMaxOpt = _rule(
+    "subject_offset_max", "...has its centroid at most this far from the centre (thirds point 1/3, corner 1)."
+)
+SubjectCentreMinOpt = _rule("subject_centre_min", "...and covers at least this of the central third...")
+SubjectEnclosedMinOpt = _rule(
+    "subject_enclosed_min", "...or has at least this share of its outline on blur, not on the frame's edge."
+)
 OkBlurredMaxOpt = _rule("ok_blurred_max", "ok-blur when at most this share is blurred (centre sharp).")
 GoodDefocusShareMinOpt = _rule(
     "good_defocus_share_min", "good-blur needs at least this share of the blur to be defocus."
@@ -277,8 +283,10 @@ def register(app: typer.Typer) -> None:
         subject_motion_max: SubjectMotionMaxOpt = _R.subject_motion_max,
         centre_sharp_min: CentreSharpMinOpt = _R.centre_sharp_min,
         subject_area_min: SubjectAreaMinOpt = _R.subject_area_min,
+        subject_sharpness_min: SubjectSharpnessMinOpt = _R.subject_sharpness_min,
         subject_offset_max: SubjectOffsetMaxOpt = _R.subject_offset_max,
         subject_centre_min: SubjectCentreMinOpt = _R.subject_centre_min,
+        subject_enclosed_min: SubjectEnclosedMinOpt = _R.subject_enclosed_min,
         ok_blurred_max: OkBlurredMaxOpt = _R.ok_blurred_max,
         good_defocus_share_min: GoodDefocusShareMinOpt = _R.good_defocus_share_min,
         soft_amount_max: SoftAmountMaxOpt = _R.soft_amount_max,
@@ -326,8 +334,9 @@ def register(app: typer.Typer) -> None:
         rules = RankRules(
             no_blur_max=no_blur_max, frame_blurred_min=frame_blurred_min, shake_motion_min=shake_motion_min,
             subject_motion_max=subject_motion_max, centre_sharp_min=centre_sharp_min,
-            subject_area_min=subject_area_min, subject_offset_max=subject_offset_max,
-            subject_centre_min=subject_centre_min, ok_blurred_max=ok_blurred_max,
+            subject_area_min=subject_area_min, subject_sharpness_min=subject_sharpness_min,
+            subject_offset_max=subject_offset_max, subject_centre_min=subject_centre_min,
+            subject_enclosed_min=subject_enclosed_min, ok_blurred_max=ok_blurred_max,
             good_defocus_share_min=good_defocus_share_min, soft_amount_max=soft_amount_max,
         )
         mapping = cull.check_options(

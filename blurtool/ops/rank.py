@@ -54,13 +54,15 @@ class RankRules:
 
     1. **no-blur**: ``blurred_fraction <= no_blur_max``: the whole photo is sharp (a few percent of blurred pixels are
        noise of the map at flat or saturated areas).
-    2. **bad-blur, whole frame**: ``blurred_fraction >= frame_blurred_min``: nothing in focus.
+    2. **bad-blur, whole frame**: ``blurred_fraction >= frame_blurred_min`` and no *subject* (see below): nothing in
+       focus. A small subject on a defocused frame (a ladybird covering 1 % of a macro shot) leaves less than 3 %
+       sharp, so the subject is asked for first.
     3. **bad-blur, camera shake**: ``motion_fraction >= shake_motion_min``: motion blur over most of the frame, which
        a hand-held camera moving during the exposure gives (Zhang et al. list it as the typical bad blur).
     4. **bad-blur, motion-blurred subject**: ``centre_motion >= subject_motion_max``: motion blur over a large part of
        the central third, where the subject usually is.
-    5. **bad-blur, missed focus**: ``centre_sharp < centre_sharp_min`` and no sizeable sharp region near the centre
-       (no *subject*, see below): the lens focused on the periphery/background and the subject is soft.
+    5. **bad-blur, missed focus**: ``centre_sharp < centre_sharp_min`` and no subject: the lens focused on the
+       periphery/background and the subject is soft.
 
        Rules 2-5 give **ok-blur, slightly soft** instead when the blur they judge is slight: its amount (``amount``
        for rules 2-3, ``centre_amount`` for 4-5) is below ``soft_amount_max`` (the "low" level, details still
@@ -68,13 +70,25 @@ class RankRules:
     6. **ok-blur**: ``blurred_fraction <= ok_blurred_max``: blur only on small regions that do not hold the subject.
     7. **good-blur**: the blur is mostly defocus (``defocus_share >= good_defocus_share_min``) and a sharp subject
        exists: shallow depth of field, the bokeh a photographer wants.
-    8. **bad-blur** otherwise: no sharp subject near the centre, or mixed defocus and motion blur around it.
+    8. **bad-blur** otherwise: no sharp subject, or mixed defocus and motion blur around it.
 
-    The *subject* is the largest 8-connected sharp region; it counts when it is large enough
-    (``subject_area >= subject_area_min``), its centroid is near the centre (``subject_offset <= subject_offset_max``,
-    distance normalised so that a corner is 1 and a rule-of-thirds point 1/3: the default 0.5 accepts rule-of-thirds
-    compositions) and it reaches into the central third (``subject_centre >= subject_centre_min``: a sharp ring around
-    a soft centre has a central centroid but is no subject).
+    The *subject* is the largest 8-connected sharp region (:func:`has_subject`). It counts when all of these hold:
+
+    * it is large enough: ``subject_area >= subject_area_min`` (0.5 % of the frame: a macro subject of 1 % counts;
+      on a 24 MP photo 0.5 % is a region of ~350 x 350 px);
+    * it is clearly sharp, not a region the map leaves just below the threshold (what a shaken or misfocused
+      frame's map leaves here and there): ``subject_sharpness >= subject_sharpness_min``, i.e. its mean blur map is
+      at most 70 % of the threshold by default;
+    * its centroid is neither in a corner nor hugging an edge: ``subject_offset <= subject_offset_max`` (distance
+      from the centre normalised so that a rule-of-thirds point is 1/3, the middle of an edge 0.71 and a corner 1;
+      the default 0.6 accepts a subject anywhere on the thirds lines out to ~11 % of the frame from its edge, and
+      keeps out a sharp patch at the frame's margin, where a focus point that missed the subject often lands);
+    * and it is placed as a subject is: it reaches into the central third (``subject_centre >=
+      subject_centre_min``: the large subjects of portraits and close-ups, which may run off the frame's edges),
+      **or** it stands free in the blur (``subject_enclosed >= subject_enclosed_min``: at least 80 % of its outline
+      borders blurred pixels rather than the frame's edge: a small subject on a thirds point or near an edge). A
+      sharp strip along an edge or a sharp frame around a soft centre (the lens focused on the foreground or the
+      surroundings) does neither, so it is no subject and the photo is missed focus.
     """
 
     no_blur_max: float = 0.05
@@ -82,9 +96,11 @@ class RankRules:
     shake_motion_min: float = 0.5
     subject_motion_max: float = 0.3
     centre_sharp_min: float = 0.3
-    subject_area_min: float = 0.04
-    subject_offset_max: float = 0.5
+    subject_area_min: float = 0.005
+    subject_sharpness_min: float = 0.3
+    subject_offset_max: float = 0.6
     subject_centre_min: float = 0.05
+    subject_enclosed_min: float = 0.8
     ok_blurred_max: float = 0.3
     good_defocus_share_min: float = 0.6
     soft_amount_max: float = 4.0  # blurtool.amount.LEVEL_BOUNDS[1]: the top of the "low" level
@@ -117,6 +133,12 @@ class BlurScores:
     subject_offset: float  # its centroid's distance from the centre (0 centre, 1/3 thirds point, 1 corner); 1 if none
     subject_centre: float  # share of the central third the subject covers (0 when it is a ring around a soft centre)
     sharp_offset: float  # same for the centroid of all sharp pixels; 1 if none
+    # Share of the subject's outline that borders blurred pixels rather than the frame's edge: 1 for a subject that
+    # stands free in the blur, ~0.4 for a strip along an edge or a sharp frame around a soft centre; 0 if none.
+    subject_enclosed: float = 0.0
+    # How clearly the subject is sharp: 1 - (mean blur map over it) / threshold; 1 where the map is 0, near 0 for
+    # a region just below the threshold (what a blurred frame's map leaves here and there); 0 if none.
+    subject_sharpness: float = 0.0
     # Mean blur amount over the blurred pixels of the frame / of the central third (0 where none is blurred); None
     # without an amount map.
     amount: float | None = None
@@ -158,6 +180,17 @@ def _offset(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> float:
     dy = (ys.mean() - (h - 1) / 2) / max((h - 1) / 2, 0.5)
     dx = (xs.mean() - (w - 1) / 2) / max((w - 1) / 2, 0.5)
     return float(min(1.0, math.hypot(dx, dy) / math.sqrt(2.0)))
+
+
+def _enclosed(region: np.ndarray) -> float:
+    """Share of the pixels just outside ``region`` (its 8-neighbours, the frame's edge counted as outside pixels)
+    that lie inside the frame. The region is a whole 8-connected component, so those are all blurred pixels."""
+    import cv2
+
+    padded = np.pad(region, 1).astype(np.uint8)
+    outline = (cv2.dilate(padded, np.ones((3, 3), np.uint8)) > 0) & ~padded.astype(bool)
+    total = int(outline.sum())
+    return float(outline[1:-1, 1:-1].sum() / total) if total else 0.0
 
 
 def score_maps(
@@ -203,15 +236,18 @@ def score_maps(
 
     ys, xs = np.nonzero(sharp)
     sharp_offset = _offset(ys, xs, h, w)
-    subject_area, subject_offset, subject_centre = 0.0, 1.0, 0.0
+    subject_area, subject_offset, subject_centre, subject_enclosed, subject_sharpness = 0.0, 1.0, 0.0, 0.0, 0.0
     if ys.size:
         n_lab, labels, stats, centroids = cv2.connectedComponentsWithStats(sharp.astype(np.uint8), connectivity=8)
         if n_lab > 1:
             i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+            region = labels == i
             subject_area = float(stats[i, cv2.CC_STAT_AREA] / n)
             cx, cy = centroids[i]
             subject_offset = _offset(np.array([cy]), np.array([cx]), h, w)
-            subject_centre = float((labels[y0:y1, x0:x1] == i).mean())
+            subject_centre = float(region[y0:y1, x0:x1].mean())
+            subject_enclosed = _enclosed(region)
+            subject_sharpness = float(np.clip(1.0 - b[region].mean() / threshold, 0.0, 1.0))
 
     def mean_amount(rows=slice(None), cols=slice(None)):
         where = blurred[rows, cols]
@@ -230,8 +266,21 @@ def score_maps(
         subject_offset=subject_offset,
         subject_centre=subject_centre,
         sharp_offset=sharp_offset,
+        subject_enclosed=subject_enclosed,
+        subject_sharpness=subject_sharpness,
         amount=None if a is None else mean_amount(),
         centre_amount=None if a is None else mean_amount(slice(y0, y1), slice(x0, x1)),
+    )
+
+
+def has_subject(s: BlurScores, rules: RankRules | None = None) -> bool:
+    """Whether the largest sharp region is a *subject* (see :class:`RankRules`)."""
+    r = rules or RankRules()
+    return (
+        s.subject_area >= r.subject_area_min
+        and s.subject_sharpness >= r.subject_sharpness_min
+        and s.subject_offset <= r.subject_offset_max
+        and (s.subject_centre >= r.subject_centre_min or s.subject_enclosed >= r.subject_enclosed_min)
     )
 
 
@@ -246,17 +295,13 @@ def verdict(s: BlurScores, rules: RankRules | None = None) -> tuple[Verdict, str
 
     if s.blurred_fraction <= r.no_blur_max:
         return Verdict.NONE, "all sharp"
-    if s.blurred_fraction >= r.frame_blurred_min:
+    subject_ok = has_subject(s, r)
+    if s.blurred_fraction >= r.frame_blurred_min and not subject_ok:
         return bad("whole frame blurred", s.amount)
     if s.motion_fraction >= r.shake_motion_min:
         return bad("camera shake", s.amount)
     if s.centre_motion >= r.subject_motion_max:
         return bad("motion-blurred subject", s.centre_amount)
-    subject_ok = (
-        s.subject_area >= r.subject_area_min
-        and s.subject_offset <= r.subject_offset_max
-        and s.subject_centre >= r.subject_centre_min
-    )
     if s.centre_sharp < r.centre_sharp_min and not subject_ok:
         return bad("missed focus", s.centre_amount)
     if s.blurred_fraction <= r.ok_blurred_max:

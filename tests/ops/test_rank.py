@@ -117,17 +117,95 @@ def test_bad_blur_motion_blurred_subject():
 
 
 def test_bad_blur_missed_focus_sharp_only_at_periphery():
-    # Focus on the background at the left edge, the centre soft.
+    # Focus on the background at the left edge, the centre soft: the strip lies along the frame's edge.
     blurred = np.ones((H, W), bool)
     blurred[:, : W // 5] = False
-    verdict_, why = v(*maps(blurred, kind=1))
+    s = score_maps(*maps(blurred, kind=1))
+    assert s.subject_enclosed < 0.5 and s.subject_centre == 0.0
+    verdict_, why = verdict(s)
     assert verdict_ is Verdict.BAD and "missed focus" in why
-    # A sharp ring around a soft centre: central centroid but no subject.
+    # Focus on the foreground: a sharp strip along the bottom (10 % of the frame).
+    blurred = np.ones((H, W), bool)
+    blurred[-H // 10 :] = False
+    assert v(*maps(blurred, kind=1)) == (Verdict.BAD, "missed focus")
+    # A sharp ring around a soft centre: central centroid, but neither in the central third nor free in the blur.
     ring = np.ones((H, W), bool)
     ring[H // 5 : -H // 5, W // 5 : -W // 5] = False
     s = score_maps(*maps(~ring, kind=1))
-    assert s.subject_offset < 0.1 and s.subject_centre == 0.0
-    assert verdict(s)[0] is Verdict.BAD
+    assert s.subject_offset < 0.1 and s.subject_centre == 0.0 and s.subject_enclosed < 0.5
+    assert verdict(s) == (Verdict.BAD, "missed focus")
+    # A soft centre whose sharp surroundings are thin (a ring 10 % wide): the same.
+    ring = np.ones((H, W), bool)
+    ring[H // 10 : -H // 10, W // 10 : -W // 10] = False
+    assert v(*maps(~ring, kind=1)) == (Verdict.BAD, "missed focus")
+
+
+def test_good_blur_small_subject_on_a_defocused_frame():
+    # Macro: a ladybird covering 1 % of the frame, everything else defocused (99 % blurred, more than the
+    # "whole frame blurred" bound): the subject is there, so the blur is the photographer's.
+    subject = ellipse(W / 2, H / 2, 17, 14)
+    assert subject.mean() == pytest.approx(0.01, abs=0.002)
+    s = score_maps(*maps(~subject, kind=1))
+    assert s.blurred_fraction > RankRules().frame_blurred_min
+    assert verdict(s) == (Verdict.GOOD, "sharp subject, defocused background")
+
+
+@pytest.mark.parametrize("fx, fy", [(1 / 3, 1 / 3), (2 / 3, 1 / 3), (1 / 3, 2 / 3), (2 / 3, 2 / 3)])
+def test_good_blur_small_subject_on_a_rule_of_thirds_point(fx, fy):
+    # 1 % on a thirds point: only a quarter of it lies in the central third (2 % of that third), so the central-third
+    # test alone would call it missed focus; it stands free in the blur.
+    s = score_maps(*maps(~ellipse(fx * W, fy * H, 17, 14), kind=1))
+    assert s.subject_offset == pytest.approx(1 / 3, abs=0.03)
+    assert s.subject_centre < RankRules().subject_centre_min and s.subject_enclosed == 1.0
+    assert verdict(s)[0] is Verdict.GOOD
+
+
+def test_good_blur_subject_near_the_edge_on_a_thirds_line():
+    # A bird (2 % of the frame) 12 % of the width from the right edge, on the upper thirds line; nothing of it in the
+    # central third.
+    bird = ellipse(0.88 * W, H / 3, 25, 20)
+    s = score_maps(*maps(~bird, kind=1))
+    assert s.subject_centre == 0.0 and s.subject_enclosed == 1.0 and 0.5 < s.subject_offset < 0.6
+    assert verdict(s)[0] is Verdict.GOOD
+    # On the lower thirds line with a small part of its outline on the frame's edge (its feet cut by the frame): still
+    # a subject.
+    cut = ellipse(2 * W / 3, H - 30, 30, 32)
+    s = score_maps(*maps(~cut, kind=1))
+    assert RankRules().subject_enclosed_min <= s.subject_enclosed < 1.0 and s.subject_centre == 0.0
+    assert verdict(s)[0] is Verdict.GOOD
+    # The same subject in a corner is a sharp patch at the margin, not a subject: missed focus.
+    corner = ellipse(W - 35, H - 35, 30, 30)
+    s = score_maps(*maps(~corner, kind=1))
+    assert s.subject_enclosed >= RankRules().subject_enclosed_min and s.subject_offset > RankRules().subject_offset_max
+    assert verdict(s) == (Verdict.BAD, "missed focus")
+
+
+def test_a_region_barely_below_the_threshold_is_no_subject():
+    # What a shaken or misfocused frame's map leaves here and there: a patch (1 %) just below the threshold.
+    subject = ellipse(W / 2, H / 2, 18, 14)
+    blur = np.where(subject, 0.45, 0.9).astype(np.float32)
+    kind = np.where(subject, 0, 1).astype(np.uint8)
+    s = score_maps(blur, kind, 0.5)
+    assert s.subject_sharpness == pytest.approx(0.1, abs=0.02)
+    assert verdict(s) == (Verdict.BAD, "whole frame blurred")
+    # The same patch clearly sharp is a subject.
+    blur[subject] = 0.05
+    s = score_maps(blur, kind, 0.5)
+    assert s.subject_sharpness > 0.7  # 0.9 inside; the grid's area averaging mixes in the blur at its rim
+    assert verdict(s)[0] is Verdict.GOOD
+
+
+def test_subject_scores_enclosed_and_sharpness():
+    # Free in the blur: every outline pixel is blurred. A strip along the left edge: its outline is the frame's edge
+    # on three sides (the pixels beyond the edge count), the blur on one.
+    free = score_maps(*maps(~ellipse(W / 2, H / 2, W / 6, H / 5)))
+    assert free.subject_enclosed == 1.0 and free.subject_sharpness == pytest.approx(0.8, abs=0.03)  # map 0.1 of 0.5
+    strip = np.ones((H, W), bool)
+    strip[:, : W // 4] = False
+    s = score_maps(*maps(strip))
+    assert s.subject_enclosed == pytest.approx(0.4, abs=0.05)
+    nothing = score_maps(*maps(np.ones((H, W), bool)))
+    assert nothing.subject_area == 0.0 and nothing.subject_enclosed == 0.0 and nothing.subject_sharpness == 0.0
 
 
 def test_rules_are_options_that_change_the_verdict():
@@ -136,6 +214,14 @@ def test_rules_are_options_that_change_the_verdict():
     b, k = maps(blurred)
     assert v(b, k)[0] is Verdict.OK
     assert v(b, k, RankRules(no_blur_max=0.2))[0] is Verdict.NONE
+    # The subject rules: a 1 % subject on a thirds point is one by default, not with a larger minimum area, a
+    # stricter sharpness, or without the "free in the blur" alternative to the central third.
+    b, k = maps(~ellipse(W / 3, H / 3, 17, 14))
+    assert v(b, k)[0] is Verdict.GOOD
+    assert v(b, k, RankRules(subject_area_min=0.04))[0] is Verdict.BAD
+    assert v(b, k, RankRules(subject_sharpness_min=0.9))[0] is Verdict.BAD
+    assert v(b, k, RankRules(subject_enclosed_min=1.0))[0] is Verdict.GOOD
+    assert v(b, k, RankRules(subject_offset_max=0.3))[0] is Verdict.BAD
 
 
 def test_verdict_order_is_worst_first():
