@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..device import autocast as device_autocast
 from ..errors import InputError
 from ..kinds import KIND_NAMES
 from ..weights import IMAGENET_NORMALISATION, save_weights, sha256_of
@@ -329,7 +330,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
         os.replace(tmp, last_ckpt)
         (out / "history.json").write_text(json.dumps(history, indent=1))
 
-    autocast = torch.autocast("cuda", dtype=torch.float16) if device.type == "cuda" else _nullcontext()
+    autocast = device_autocast(device)  # fp16 on CUDA, nothing on the CPU
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     model.train()
     start = time.time() - (history[-1]["minutes"] * 60 if history else 0)
@@ -391,11 +392,3 @@ def _worker_init(_):
     import cv2
 
     cv2.setNumThreads(1)  # the worker must not fight the model for the two cores
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
