@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +54,7 @@ _FALLBACK_WORKING_SIZE = 640
 GUIDED_RADIUS = 4
 GUIDED_EPS = 1e-3
 _STRIP_PIXELS = 2_000_000  # full-size pixels per strip in step 4 (~50 MB of temporaries)
+_LOAD_THREADS = 2  # predict_many's decoding threads: two keep a CPU or GPU network fed (decoding releases the GIL)
 
 
 # --------------------------------------------------------------------------------------------------- results
@@ -389,18 +389,19 @@ class BlurDetector:
         *,
         full_size: bool = True,
         batch_size: int | None = None,
-        workers: int = 2,
         return_errors: bool = False,
     ) -> Iterator[BlurResult | BlurtoolError]:
         """Predict photos (arrays or paths) in order, yielding one BlurResult each.
 
-        Paths are read and prepared by a thread pool (`workers`) while the network runs on the previous batch
-        (decoding and OpenCV release the GIL), a few photos ahead; consecutive photos of the same working shape are
-        batched (`batch_size`, default: the detector's). With full_size=False, JPEGs are decoded at reduced size
-        (see io.read_image min_size). A bad file raises its InputError, or with return_errors=True the error is
-        yielded in its place and the batch goes on.
+        Paths are read and prepared in threads (blurtool.lookahead) while the network runs on the previous batch, a
+        few photos ahead; consecutive photos of the same working shape are batched (`batch_size`, default: the
+        detector's). With full_size=False, JPEGs are decoded at reduced size (see io.read_image min_size). A bad file
+        raises its InputError, or with return_errors=True the error is yielded in its place and the batch goes on.
         """
+        from contextlib import closing
+
         from blurtool.io import read_image
+        from blurtool.lookahead import lookahead
 
         bs = batch_size or self.batch_size
         min_size = None if full_size else self.working_size
@@ -413,27 +414,16 @@ class BlurDetector:
                 return e
 
         pending: list[_Prepared] = []
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = []
-            it = iter(items)
-            lookahead = max(bs, workers) * 2  # bounded: never more than this many decoded photos in memory
 
-            def fill():
-                while len(futures) < lookahead:
-                    try:
-                        futures.append(pool.submit(load, next(it)))
-                    except StopIteration:
-                        return
+        def flush():
+            out = [self._finish(p, wp) for p, wp in zip(pending, self._run(pending))] if pending else []
+            pending.clear()
+            return out
 
-            def flush():
-                out = [self._finish(p, wp) for p, wp in zip(pending, self._run(pending))] if pending else []
-                pending.clear()
-                return out
-
-            fill()
-            while futures:
-                prep = futures.pop(0).result()
-                fill()
+        # Bounded: never more than `ahead` decoded photos in memory besides the batch.
+        ahead = 2 * max(bs, _LOAD_THREADS)
+        with closing(lookahead(load, items, workers=_LOAD_THREADS, ahead=ahead, name="blurtool-load")) as preps:
+            for prep in preps:
                 if isinstance(prep, BlurtoolError):
                     yield from flush()
                     if not return_errors:
@@ -445,4 +435,4 @@ class BlurDetector:
                 pending.append(prep)
                 if len(pending) >= bs:
                     yield from flush()
-            yield from flush()
+        yield from flush()

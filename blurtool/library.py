@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from blurtool.errors import BlurtoolError, InputError, naming
+from blurtool.lookahead import lookahead
 from blurtool.ops.rank import GRID, BlurScores, RankRules, Verdict, score_maps, to_grid, verdict
 
 # Long side of the small blur map kept per photo for contact-sheet insets (and stored in the cache).
@@ -192,7 +193,6 @@ def iter_rank(
     photo_workers: int = 0,
     batch_size: int = 4,
     decode_workers: int = 2,
-    reduced_decode: bool = True,
     companions: Mapping[Path, Sequence[Path]] | None = None,
     fingerprint: bool = False,
 ) -> Iterator[RankRecord | Failure]:
@@ -227,7 +227,7 @@ def iter_rank(
     if batch_size < 1:
         raise InputError(f"batch size must be >= 1, got {batch_size}")
     working = _detector_attr(detector, "working_size")
-    min_size = int(working) if (reduced_decode and working) else None
+    min_size = int(working) if working else None
 
     todo: list[Path] = []
     for p in map(Path, paths):
@@ -275,69 +275,38 @@ def iter_rank(
             except BlurtoolError as e:
                 return Failure(p, naming(p, str(e)))
 
-        yield from _ordered(todo, whole, photo_workers, finish)
+        # At most two photos a thread alive: bounded memory.
+        ahead = 2 * photo_workers
+        with closing(lookahead(whole, todo, workers=photo_workers, ahead=ahead, name="blurtool-rank")) as done:
+            for got in done:
+                yield got if isinstance(got, Failure) else finish(*got)
         return
+
+    def predict_batch(batch: list[tuple[Path, np.ndarray, tuple[int, int]]]) -> Iterator[RankRecord | Failure]:
+        try:
+            results = _predict(detector, [im for _, im, _ in batch])
+        except BlurtoolError as e:
+            for p, _, _ in batch:
+                yield Failure(p, naming(p, str(e)))
+            return
+        for (p, _, size), res in zip(batch, results):
+            yield finish(p, res, size)
 
     # Decoding runs ahead of the network by two batches: enough to hide decode time, bounded memory
     # (a reduced 12 MP JPEG is ~1000 x 750 float32 = 9 MB).
-    ahead = 2 * batch_size
-    with ThreadPoolExecutor(max_workers=max(1, decode_workers), thread_name_prefix="blurtool-decode") as pool:
-        queue: deque = deque()
-        it = iter(todo)
-
-        def refill():
-            while len(queue) < ahead:
-                p = next(it, None)
-                if p is None:
-                    return
-                queue.append((p, pool.submit(decode, p)))
-
-        refill()
-        while queue:
-            batch: list[tuple[Path, np.ndarray, tuple[int, int]]] = []
-            while queue and len(batch) < batch_size:
-                p, fut = queue.popleft()
-                got = fut.result()
-                refill()
-                if isinstance(got, Failure):
-                    yield got
-                else:
-                    batch.append((p, *got))
-            if not batch:
+    batch: list[tuple[Path, np.ndarray, tuple[int, int]]] = []
+    with closing(lookahead(lambda p: (p, decode(p)), todo, workers=decode_workers, ahead=2 * batch_size,
+                           name="blurtool-decode")) as decoded:
+        for p, got in decoded:
+            if isinstance(got, Failure):
+                yield got
                 continue
-            try:
-                results = _predict(detector, [im for _, im, _ in batch])
-            except BlurtoolError as e:
-                for p, _, _ in batch:
-                    yield Failure(p, naming(p, str(e)))
-                continue
-            for (p, _, size), res in zip(batch, results):
-                yield finish(p, res, size)
-
-
-def _ordered(todo: list[Path], work, workers: int, finish) -> Iterator[RankRecord | Failure]:
-    """Run ``work(path)`` in ``workers`` threads, a bounded number ahead, yielding results in input order."""
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blurtool-rank") as pool:
-        queue: deque = deque()
-        it = iter(todo)
-        ahead = 2 * workers  # bounded memory: at most this many decoded photos alive
-
-        def refill():
-            while len(queue) < ahead:
-                p = next(it, None)
-                if p is None:
-                    return
-                queue.append(pool.submit(work, p))
-
-        refill()
-        try:
-            while queue:
-                got = queue.popleft().result()
-                refill()
-                yield got if isinstance(got, Failure) else finish(*got)
-        finally:
-            for f in queue:  # Ctrl-C or a closed generator: do not start photos nobody will read
-                f.cancel()
+            batch.append((p, *got))
+            if len(batch) == batch_size:
+                yield from predict_batch(batch)
+                batch = []
+    if batch:
+        yield from predict_batch(batch)
 
 
 @dataclass
