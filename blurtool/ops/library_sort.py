@@ -234,15 +234,7 @@ def _move_one(src: Path, dst: Path, log: _Log, op_id: str) -> None:
     if os.stat(src).st_dev == os.stat(dst.parent).st_dev:
         _rename_no_replace(src, dst)
         return
-    tmp = _tmp_name(dst)
-    log.write(op="tmp", id=op_id, tmp=str(tmp))
-    shutil.copy2(src, tmp)
-    try:
-        if not _link_no_replace(tmp, dst):
-            _rename_no_replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            os.unlink(tmp)
+    _copy_one(src, dst, log, op_id)  # another file system: copy, then remove the original
     os.unlink(src)
 
 
