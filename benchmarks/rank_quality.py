@@ -3,8 +3,8 @@ give the right level? Measured on CUHK validation images (never trained on) and 
 
     nice -n 10 python benchmarks/rank_quality.py [--weights weights/blurnet.pt] [--max-images 80]
 
-Data: the validation stems of the weights card (``val_stems`` in weights/blurnet.json), else the last 10 % of the
-stems of each kind. Nothing is written to the repository. Experiments:
+Data: the CUHK validation stems of the weights card (``training.val_stems`` in weights/blurnet.json), else the last
+10 % of the stems of each kind. Nothing is written to the repository. Experiments:
 
 1. Progressive blur: from each image, the most textured 192 x 192 crop that is >= 98 % sharp in the ground truth,
    blurred with disks of radius 0, 1, 2, 3, 5, 7, 10 px, and with motion lines of 0, 5, 9, 15, 21, 31 px (random
@@ -41,17 +41,21 @@ LEVELS = ["no-blur", "good-blur", "ok-blur", "bad-blur"]
 
 
 def val_stems(card: dict | None) -> list[str]:
-    if card and card.get("val_stems"):
-        return sorted(card["val_stems"])
+    """The CUHK photos the model never trained on: the weights card's held-out stems (``training.val_stems``, which
+    also names other folders' photos: only those in ROOT are kept), else the last 10 % of the stems of each kind."""
+    def held(c: dict | None):
+        return (c or {}).get("val_stems") or ((c or {}).get("training") or {}).get("val_stems")
+
+    stems = held(card)
     card_file = Path(__file__).resolve().parents[1] / "weights" / "blurnet.json"
-    if card_file.is_file():
-        stems = json.loads(card_file.read_text()).get("val_stems")
-        if stems:
-            return sorted(stems)
-    stems = sorted(p.stem for p in (ROOT / "gt").glob("*.png"))
+    if not stems and card_file.is_file():
+        stems = held(json.loads(card_file.read_text()))
+    names = sorted(p.stem for p in (ROOT / "gt").glob("*.png"))
+    if stems:
+        return sorted(set(stems) & set(names))
     out = []
     for kind in ("motion", "out_of_focus"):
-        group = [s for s in stems if s.startswith(kind)]
+        group = [s for s in names if s.startswith(kind)]
         out += group[-max(1, len(group) // 10):]
     return out
 
@@ -133,7 +137,8 @@ def composites(crop, rng):
 def load_detector(weights, working_size):
     from blurtool.inference import BlurDetector
 
-    return BlurDetector.from_weights(weights, device="cpu", working_size=working_size)
+    # One pass, as `blurtool rank` runs the network (the card may ask the other commands for photo + mirror).
+    return BlurDetector.from_weights(weights, device="cpu", working_size=working_size, flip_average=False)
 
 
 _POOL = None
