@@ -21,6 +21,12 @@ ENV_VAR = "BLURTOOL_WEIGHTS"
 # ImageNet statistics of the MobileNetV2 encoder initialisation.
 IMAGENET_NORMALISATION = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
+# BlurNetConfig options tried and retired (docs/training.md): a file from before, with the option off, loads as it
+# is; one trained with it on holds a network blurtool no longer builds.
+RETIRED_MODEL_OPTIONS = {
+    "gradient_input": "the image-gradient input branch (retired; its code is in commit ccfc37f)",
+}
+
 
 def default_weights_path() -> Path:
     """The packaged model: inside an installed wheel (blurtool/_weights), else the repository's weights/ folder."""
@@ -117,6 +123,7 @@ def load_weights(path=None, map_location="cpu"):
         raise WeightsError(f"{path}: weights format version {payload.get('format_version')} is not supported")
     try:
         card = json.loads(payload["card_json"])
+        card["config"] = _without_retired(path, card["config"])
         model = create_model(card["arch"], **card["config"])
         state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
         model.load_state_dict(state, strict=True)
@@ -126,6 +133,15 @@ def load_weights(path=None, map_location="cpu"):
     model.to(map_location).eval()
     card["path"] = str(path)
     return model, card
+
+
+def _without_retired(path, config: dict) -> dict:
+    """The model config without the retired options that are off; WeightsError if one is on."""
+    config = dict(config)
+    for key, what in RETIRED_MODEL_OPTIONS.items():
+        if config.pop(key, False):
+            raise WeightsError(f"{path}: this network was trained with {what}; this blurtool cannot run it")
+    return config
 
 
 def update_card(path, **changes) -> str:

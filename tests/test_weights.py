@@ -79,3 +79,40 @@ def test_update_card_rewrites_card_and_checksum(saved):
     _, card = load_weights(path)
     assert card["threshold"] == 0.3 and card["working_size"] == 320
     assert new != digest and json.loads(path.with_suffix(".json").read_text())["sha256"] == new
+
+
+def _with_card(src, dst, change):
+    """A copy of the weights file `src` whose card is changed by `change(card)`, as an older blurtool wrote it."""
+    payload = torch.load(src, weights_only=True)
+    card = json.loads(payload["card_json"])
+    change(card)
+    payload["card_json"] = json.dumps(card)
+    torch.save(payload, dst)
+    return dst
+
+
+def test_retired_gradient_input_loads_when_off_and_is_refused_when_on(saved, tmp_path):
+    _, path, _ = saved
+
+    def gradient_input(on):
+        def change(card):
+            card["config"]["gradient_input"] = on
+            card["training"] = {"config": {"gradient_input": on, "steps": 10}}  # the TrainConfig of its run
+        return change
+
+    # Files from before the option was removed (the shipped one included) say "gradient_input": false.
+    old, card = load_weights(_with_card(path, tmp_path / "old.pt", gradient_input(False)))
+    assert "gradient_input" not in card["config"] and card["training"]["config"]["gradient_input"] is False
+    new = save_weights(tmp_path / "resaved.pt", old, card)  # e.g. update_card: the retired key is gone
+    assert new and "gradient_input" not in json.loads((tmp_path / "resaved.json").read_text())["config"]
+    with pytest.raises(WeightsError, match="image-gradient input branch"):
+        load_weights(_with_card(path, tmp_path / "on.pt", gradient_input(True)))
+
+
+def test_the_shipped_weights_load():
+    from blurtool.weights import default_weights_path
+
+    if not default_weights_path().is_file():
+        pytest.skip("no shipped weights in this checkout")
+    model, card = load_weights()
+    assert "gradient_input" not in card["config"] and model.config.num_classes == 3

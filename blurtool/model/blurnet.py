@@ -5,7 +5,6 @@ from torch import nn
 from .config import BlurNetConfig
 from .decoder import Decoder
 from .encoder import MobileNetV2Encoder
-from .gradient import GradientBranch
 
 
 class BlurNet(nn.Module):
@@ -23,7 +22,6 @@ class BlurNet(nn.Module):
             self.config.num_classes,
             self.config.amount_head,
         )
-        self.gradient = GradientBranch(self.encoder.channels[0]) if self.config.gradient_input else None
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -38,8 +36,5 @@ class BlurNet(nn.Module):
 
         Eval: logits (B, C, H/2, W/2). Training: list of logits at strides 2, 4, 8, 16 (multi-scale loss).
         C = num_classes, plus one last channel, log(1 + blur radius in input px), with config.amount_head."""
-        skips = self.encoder(x)
-        if self.gradient is not None:
-            skips[0] = skips[0] + self.gradient(x)
-        logits = self.decoder(skips)
+        logits = self.decoder(self.encoder(x))
         return logits if self.training else logits[0]

@@ -12,8 +12,6 @@ class BlurNetConfig:
     # Pyramid pooling at the bottleneck (Zhang et al. 2018 pool 1x1, 2x2, 3x3, 6x6): global context for flat sky/skin/walls.
     ppm_bins: tuple = (1, 2, 3, 6)
     ppm_channels: int = 32
-    # Image-gradient branch into the stride-2 skip (Zhang & Yan 2020); off in files trained before it existed.
-    gradient_input: bool = False
     num_classes: int = 3  # 0 sharp, 1 defocus, 2 motion (Kim et al. 2019)
     # One more output channel per decoder stage: the blur amount, log(1 + radius in px at the network's input scale)
     # (radius of a disk, half the length of a motion streak). Off in files trained before it existed.

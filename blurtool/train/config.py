@@ -68,9 +68,6 @@ class TrainConfig:
         "they differ visibly from the middle frame (plain crops instead when no frame folder is given).",
     )
     p_grey: float = _opt(0.0, "Share of samples turned to greyscale (else greyscale photos are judged worse); 0 = off.")
-    gradient_input: bool = _opt(
-        False, "Image-gradient branch (Sobel x, y, magnitude) into the finest skip (Zhang & Yan 2020); a model option."
-    )
     amount_weight: float = _opt(
         1.0, "Weight of the blur-amount loss (L1 on log(1 + radius px)) beside the cross-entropy of the map."
     )

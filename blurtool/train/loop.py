@@ -180,7 +180,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
     train_examples, val_examples = split_by_folder(examples, cfg.val_share, cfg.split_seed)
     val_stems = sorted(e.stem for e in val_examples)
 
-    model_config = BlurNetConfig(gradient_input=cfg.gradient_input, amount_head=True)
+    model_config = BlurNetConfig(amount_head=True)
     model = create_model("blurnet", **dataclasses.asdict(model_config))
     init_card, init_record, init_message = None, None, None
     if cfg.init:
@@ -214,7 +214,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
 
     model.to(device)
     enc_params = list(model.encoder.parameters())
-    # Everything after the encoder (decoder, and the gradient branch if any) learns at the full rate.
+    # Everything after the encoder learns at the full rate.
     dec_params = [p for name, p in model.named_parameters() if not name.startswith("encoder.")]
     opt = torch.optim.AdamW(
         [{"params": enc_params, "lr": cfg.lr * cfg.encoder_lr_mult}, {"params": dec_params, "lr": cfg.lr}],
