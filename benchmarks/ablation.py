@@ -19,8 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+from common import DATA
+from common import REPO as ROOT
+
 RUNS = {
     "full": [],
     "no-synthetic": ["--p-mixed", "0", "--p-sharp", "0", "--p-global", "0"],
@@ -33,7 +34,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--out", default="/tmp/blurtool-ablation")
-    ap.add_argument("--data", default=str(SHARED / "data" / "cuhk-train"))
+    ap.add_argument("--data", default=str(DATA / "cuhk-train"))
     ap.add_argument("--only", default=",".join(RUNS))
     args = ap.parse_args()
     rows = []
@@ -42,7 +43,7 @@ def main():
         weights = out / "latest-weights.pt"
         if not weights.is_file():
             cmd = [sys.executable, "-m", "blurtool", "train", "--data", args.data, "--encoder-init",
-                   str(SHARED / "pretrained" / "mobilenet_v2-b0353104.pth"), "--out", str(out),
+                   str(DATA.parent / "pretrained" / "mobilenet_v2-b0353104.pth"), "--out", str(out),
                    "--steps", str(args.steps), "--val-every", str(args.steps), *RUNS[name]]
             subprocess.run(cmd, check=True)
         card = json.loads(weights.with_suffix(".json").read_text())

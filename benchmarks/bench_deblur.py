@@ -29,11 +29,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from common import REPO, deblur_uniform, psnr, ssim
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from blurtool.ops.deblur import DeblurConfig, deblur, deblur_uniform, psnr, ssim  # noqa: E402
-from blurtool.ops.kernel_estimation import disk_kernel, kernel_similarity, motion_kernel  # noqa: E402
+from blurtool.ops.deblur import DeblurConfig, deblur
+from blurtool.ops.kernel_estimation import disk_kernel, kernel_similarity, motion_kernel
 
 
 def random_motion_kernel(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -209,8 +208,7 @@ def example(out_dir: Path):
     Writes deblur_input.jpg / deblur_output.jpg (half size) and deblur_comparison.jpg (1:1 crops: input, ours,
     uniform baseline, ground truth; true and estimated kernels inset), and prints the measurements.
     """
-    root = Path(__file__).resolve().parents[1]
-    sharp = cv2.cvtColor(cv2.imread(str(root / "examples" / "mountains.jpg")), cv2.COLOR_BGR2RGB)
+    sharp = cv2.cvtColor(cv2.imread(str(REPO / "examples" / "mountains.jpg")), cv2.COLOR_BGR2RGB)
     sharp = sharp.astype(np.float32) / 255
     h, w = sharp.shape[:2]
     region = np.zeros((h, w), np.uint8)
@@ -267,7 +265,7 @@ def example(out_dir: Path):
 
     # examples/dogs_shaken.jpg: a real photo shaken as a whole by a known 15 px horizontal line (see CREDITS.md);
     # no sharp original exists, so only the kernel can be checked (region = the whole frame).
-    shaken = cv2.cvtColor(cv2.imread(str(root / "examples" / "dogs_shaken.jpg")), cv2.COLOR_BGR2RGB)
+    shaken = cv2.cvtColor(cv2.imread(str(REPO / "examples" / "dogs_shaken.jpg")), cv2.COLOR_BGR2RGB)
     shaken = shaken.astype(np.float32) / 255
     line = np.zeros((15, 15))
     line[7, :] = 1 / 15

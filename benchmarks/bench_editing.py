@@ -25,9 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import DATA
+from common import REPO as ROOT
 
 
 def _rss_mb() -> float:
@@ -144,7 +143,6 @@ def segment_iou(args) -> None:
 
 _TIMING_CHILD = r"""
 import json, resource, sys, time
-sys.path.insert(0, {root!r})
 import numpy as np
 from blurtool.io import read_image
 from blurtool.ops.matting import resize_to_pixels
@@ -157,7 +155,7 @@ size = (round(w * s), round(h * s))
 image = np.clip(cv2.resize(image, size, interpolation=cv2.INTER_CUBIC), 0, 1)
 blur = cv2.imread(map_file, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
 blur = cv2.resize(blur, size, interpolation=cv2.INTER_LINEAR)
-out = {{"op": op, "size": f"{{size[0]}}x{{size[1]}}", "rss_inputs_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}
+out = {"op": op, "size": f"{size[0]}x{size[1]}", "rss_inputs_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 if op in ("matte", "magnify"):
     from blurtool.ops.matting import warm_up
     out["warm_up_first_s"] = warm_up()  # pymatting import: numba compiles, or loads its on-disk cache
@@ -192,7 +190,7 @@ def timing(args) -> None:
     import tempfile
 
     for op in ("matte", "segment", "magnify"):
-        code = _TIMING_CHILD.format(root=str(ROOT))
+        code = _TIMING_CHILD
         env = dict(os.environ)
         if args.cold_numba and op == "matte":
             # An empty numba cache: what the very first run after installing pymatting pays (compilation).
@@ -285,7 +283,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("segment-iou")
-    s.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "cuhk-train"))
+    s.add_argument("--data", default=str(DATA / "cuhk-train"))
     s.add_argument("--per-kind", type=int, default=80)
     s.add_argument("--start", type=int, default=0, help="skip the first N images of the list")
     s.add_argument("--limit", type=int, default=0, help="process at most N images in this run")
@@ -294,7 +292,7 @@ def main() -> None:
     t = sub.add_parser("timing")
     t.add_argument("--photo", default=None)
     t.add_argument("--map", default=None, help="blur map PNG of --photo (255 = blurred)")
-    t.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "cuhk-train"))
+    t.add_argument("--data", default=str(DATA / "cuhk-train"))
     t.add_argument("--megapixels", type=float, default=12.0)
     t.add_argument("--cold-numba", action="store_true", help="run matte with an empty numba cache")
     e = sub.add_parser("examples")

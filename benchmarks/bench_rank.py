@@ -28,8 +28,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from common import DATA
 
-CUHK = Path(__file__).resolve().parents[2] / "shared" / "data" / "cuhk-train" / "images"
+CUHK = DATA / "cuhk-train" / "images"
 
 
 def make_photos(folder: Path, n: int, size=(4000, 3000)) -> list[Path]:

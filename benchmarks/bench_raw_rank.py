@@ -26,18 +26,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))  # raw_files.write_dng
 from bench_rank import CUHK, cpu_seconds, load_detector, peak_rss_mb
+from common import load_test_helper
 
 SIZE = (6000, 4000)  # 24 MP, 3:2 like most interchangeable-lens cameras
 
 
 def make_files(folder: Path, n: int, preview: bool) -> tuple[list[Path], list[Path]]:
     """n DNGs (with or without preview) and, with previews, the n previews as .jpg; made once, reused after."""
-    from raw_files import jpeg_bytes, mosaic, write_dng
+    raw_files = load_test_helper("raw_files")  # the test suite's DNG writer
+    jpeg_bytes, mosaic, write_dng = raw_files.jpeg_bytes, raw_files.mosaic, raw_files.write_dng
 
     folder.mkdir(parents=True, exist_ok=True)
     kind = "dng" if preview else "dng-nopreview"

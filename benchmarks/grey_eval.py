@@ -15,13 +15,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from common import DATA
 
 from blurtool.cuhk import read_gt
 from blurtool.evaluate import val_stems
 from blurtool.inference import BlurDetector
 from blurtool.io import read_image
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
@@ -32,7 +31,7 @@ def grey(rgb: np.ndarray) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cuhk-train"))
+    ap.add_argument("--data", default=str(DATA / "cuhk-train"))
     ap.add_argument("--photo", default="motion0002")
     args = ap.parse_args()
     data = Path(args.data)

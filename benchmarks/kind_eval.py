@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
+from common import DATA
+from common import REPO as ROOT
 
 from blurtool.cuhk import list_samples
 from blurtool.inference import BlurDetector
@@ -28,8 +29,6 @@ from blurtool.kinds import Kind
 from blurtool.train.data import load_example
 from blurtool.train.metrics import kind_metrics
 from blurtool.train.synth import IGNORE, composite, random_blob
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def at_working_size(ex, size):
@@ -55,7 +54,7 @@ def make_composite(rng, bg_ex, src_ex, kind, size):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cuhk-train"))
+    ap.add_argument("--data", default=str(DATA / "cuhk-train"))
     ap.add_argument("--weights", default=None)
     ap.add_argument("--n", type=int, default=60, help="composites per case")
     ap.add_argument("--json", action="store_true")

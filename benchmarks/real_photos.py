@@ -28,20 +28,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import DATA, psnr
 
 from blurtool.evaluate import evaluate, evaluate_amount, val_stems
 from blurtool.inference import BlurDetector
 from blurtool.io import read_image
 from blurtool.kinds import Kind
-from blurtool.ops.deblur import DeblurConfig, deblur, psnr
+from blurtool.ops.deblur import DeblurConfig, deblur
 from blurtool.ops.rank import score_maps, verdict
 from blurtool.train.synth import IGNORE, blur, disk_kernel, frame_average_labels, shake_kernel
 
@@ -91,7 +88,7 @@ def verdict_of(det, result) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--working-size", type=int, default=None)
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--deblur-n", type=int, default=8, help="photos in the deblur test (6), ~10 s each")

@@ -1,6 +1,8 @@
 """Region-restricted deblurring: a synthetic photo with one region blurred by a known kernel gives exact ground truth."""
 
 import dataclasses
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,15 +12,12 @@ from blurtool.errors import InputError
 from blurtool.ops.deblur import (
     DeblurConfig,
     deblur,
-    deblur_uniform,
     hard_region,
     kernel_from_image,
     kernel_to_image,
     noise_sigma,
-    psnr,
     region_mask,
     soft_mask,
-    ssim,
 )
 from blurtool.ops.deconvolution import deconvolve
 from blurtool.ops.kernel_estimation import (
@@ -29,6 +28,10 @@ from blurtool.ops.kernel_estimation import (
     kernel_similarity,
     motion_kernel,
 )
+
+# The deblurring benchmark's measures and its uniform baseline live with the benchmarks.
+sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+from common import deblur_uniform, psnr, ssim
 
 
 def scene(h, w, seed=0):
