@@ -69,7 +69,7 @@ def save_weights(path, model, card: dict, half: bool = True) -> str:
         k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
         for k, v in model.state_dict().items()
     }
-    card = dict(card)
+    card = _portable(dict(card))
     card.setdefault("normalisation", IMAGENET_NORMALISATION)
     card["arch"] = "blurnet"
     card["config"] = _jsonable(dataclasses.asdict(model.config))
@@ -85,6 +85,38 @@ def save_weights(path, model, card: dict, half: bool = True) -> str:
     tmp.write_text(json.dumps({**card, "file": path.name, "sha256": digest}, indent=2) + "\n")
     os.replace(tmp, card_path)
     return digest
+
+
+# Options of a training run (TrainConfig) that name files and folders: a card records their names, not where they lay
+# on the machine that trained it.
+_PATH_OPTIONS = ("data", "out", "init", "encoder_init")
+
+
+def _names(config: dict) -> dict:
+    out = dict(config)
+    for key in _PATH_OPTIONS:
+        value = out.get(key)
+        if isinstance(value, str) and value:
+            out[key] = Path(value).name
+        elif isinstance(value, list):
+            out[key] = [Path(v).name if isinstance(v, str) else v for v in value]
+    return out
+
+
+def _portable(card: dict) -> dict:
+    """The card with the path options of its training runs (training.config, training.stages[].config) cut to names."""
+    training = card.get("training")
+    if not isinstance(training, dict):
+        return card
+    training = dict(training)
+    if isinstance(training.get("config"), dict):
+        training["config"] = _names(training["config"])
+    if isinstance(training.get("stages"), list):
+        training["stages"] = [
+            {**s, "config": _names(s["config"])} if isinstance(s, dict) and isinstance(s.get("config"), dict) else s
+            for s in training["stages"]
+        ]
+    return {**card, "training": training}
 
 
 def _jsonable(obj):

@@ -116,3 +116,17 @@ def test_the_shipped_weights_load():
         pytest.skip("no shipped weights in this checkout")
     model, card = load_weights()
     assert "gradient_input" not in card["config"] and model.config.num_classes == 3
+
+
+def test_cards_name_the_training_files_not_where_they_lay(tmp_path):
+    run = {"data": ["/home/me/data/cuhk-train", "../shared/data/gopro"], "out": "/home/me/runs/r2", "init": "",
+           "encoder_init": "/home/me/pretrained/mobilenet_v2.pth", "steps": 10}
+    card = {"training": {"data": ["cuhk-train"], "config": run, "init": {"file": "a.pt", "sha256": "x"},
+                         "stages": [{"config": run, "init": None}]}}
+    save_weights(tmp_path / "m.pt", create_model(), card)
+    side = json.loads((tmp_path / "m.json").read_text())
+    for config in (side["training"]["config"], side["training"]["stages"][0]["config"]):
+        assert config == {"data": ["cuhk-train", "gopro"], "out": "r2", "init": "",
+                          "encoder_init": "mobilenet_v2.pth", "steps": 10}
+    assert side["training"]["init"] == {"file": "a.pt", "sha256": "x"} and "/home" not in json.dumps(side)
+    assert card["training"]["config"]["out"] == "/home/me/runs/r2"  # the caller's dict is left alone
