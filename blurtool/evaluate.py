@@ -56,7 +56,7 @@ def val_stems(card: dict | None, source: str = "weights card") -> list[str]:
     """The validation stems a model was never trained on (``card["training"]["val_stems"]``)."""
     stems = ((card or {}).get("training") or {}).get("val_stems")
     if not stems:
-        raise WeightsError(f"{source}: records no validation images (training.val_stems); use --list instead")
+        raise WeightsError(f"{source}: records no validation images (training.val_stems); give `stems` instead")
     return [str(s) for s in stems]
 
 

@@ -698,7 +698,7 @@ def _no_images(folder: Path, recursive: bool) -> str:
         except OSError:
             subs = False
         if subs:
-            return "folder has no images at its top level (add --recursive to take those in its sub-folders)"
+            return "folder has no images at its top level (add `recursive` to take those in its sub-folders)"
     return "folder contains no images (JPEG, PNG, TIFF, BMP, WebP, HEIC, AVIF or camera RAW)"
 
 

@@ -245,7 +245,7 @@ def test_iter_images(tmp_path):
     (tmp_path / "tree" / "2024").mkdir(parents=True)
     (tmp_path / "tree" / "2024" / "x.jpg").write_bytes(b"x")
     items = list(iter_images([tmp_path / "tree"]))
-    assert len(items) == 1 and isinstance(items[0], BadInput) and "--recursive" in items[0].reason
+    assert len(items) == 1 and isinstance(items[0], BadInput) and "`recursive`" in items[0].reason
     assert list(iter_images([tmp_path / "tree"], recursive=True)) == [tmp_path / "tree" / "2024" / "x.jpg"]
     (tmp_path / "empty").mkdir()
     items = list(iter_images([tmp_path / "empty"]))

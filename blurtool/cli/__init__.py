@@ -36,9 +36,11 @@ class _Group(typer.core.TyperGroup):
         try:
             return super().invoke(ctx)
         except BlurtoolError as e:
-            from blurtool.cli._batch import print_error
+            from blurtool.cli._batch import options_named, print_error
 
-            print_error(str(e))
+            # The library names parameters; the user typed options (see options_named).
+            command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+            print_error(options_named(str(e), command=command))
             raise typer.Exit(1) from None
         except KeyboardInterrupt:  # commands that keep partial work say what they kept; any other stops here
             from blurtool.cli._batch import print_error

@@ -34,6 +34,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -265,6 +266,21 @@ def stdout_console():
     return console
 
 
+_PARAMETER = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def options_named(message: str, options: Mapping[str, str] | None = None, command=None) -> str:
+    """A library message in the command line's words. The library names the parameters an error is about in
+    backticks (`strength`, `val_share`); each becomes the option that sets it: from `options` ({parameter: option})
+    where the names differ, else the option of that name of `command` (a click command), else --the-name."""
+    known = dict(options or {})
+    for p in getattr(command, "params", ()):
+        opts = [o for o in getattr(p, "opts", ()) if o.startswith("--")]
+        if p.name and opts:
+            known.setdefault(p.name, opts[0])
+    return _PARAMETER.sub(lambda m: known.get(m.group(1), "--" + m.group(1).replace("_", "-")), message)
+
+
 def print_error(message: str, console=None) -> None:
     """One red line on stderr (through `console`, e.g. a progress bar's, when given)."""
     from rich.markup import escape
@@ -344,7 +360,7 @@ def expand_photos(
         in_dest.clear()
         for item in iter_images([arg], recursive, exclude=exclude):
             if isinstance(item, BadInput):
-                reason = item.reason
+                reason = options_named(item.reason)  # io names its parameter `recursive`
                 if in_dest:
                     reason = (f"every photo here is inside the sorting destination {in_dest[0]}, which is left out so "
                               "that sorted photos are not ranked again; sort into a folder outside the photos (e.g. "

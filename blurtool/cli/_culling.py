@@ -11,9 +11,14 @@ from typing import Annotated
 
 import typer
 
+from blurtool.cli._batch import options_named
 from blurtool.errors import InputError
 from blurtool.ops.bursts import BurstRules
 from blurtool.ops.xmp import SidecarNaming
+
+# blurtool.ops.xmp's parameters, as `blurtool rank` calls them.
+XMP_OPTIONS = {"rating": "--xmp-rating", "label": "--xmp-label", "pick": "--xmp-pick", "naming": "--xmp-naming"}
+XMP_NEEDS_EXIFTOOL = "--xmp needs ExifTool: apt install libimage-exiftool-perl"
 
 _XMP = "Photo managers (XMP)"
 _BURSTS = "Bursts"
@@ -90,8 +95,11 @@ def check_options(*, xmp: bool, embed: bool, overwrite: bool, rating, label, pic
         return None
     from blurtool.ops.exiftool import find_exiftool
 
-    find_exiftool()  # now, not after an hour of scoring
-    return XmpMapping.from_options(rating or (), label or (), pick or ())
+    find_exiftool(XMP_NEEDS_EXIFTOOL)  # now, not after an hour of scoring
+    try:
+        return XmpMapping.from_options(rating or (), label or (), pick or ())
+    except InputError as e:
+        raise InputError(options_named(str(e), XMP_OPTIONS)) from None
 
 
 def mark_bursts_step(records, gap: float, distance: int, err) -> int:
@@ -144,11 +152,11 @@ def xmp_step(records, *, mapping, naming, embed: bool, overwrite: bool, dry_run:
     from blurtool.ops.xmp import plan_xmp, write_xmp
 
     failures: list[str] = []
-    with ExifTool() as et:
+    with ExifTool(needed_for=XMP_NEEDS_EXIFTOOL) as et:
         plan = plan_xmp(records, et, model_sha256=weights_sha256(detector), version=__version__, mapping=mapping,
                         naming=naming, embed=embed, overwrite_ratings=overwrite)
         for p, why in plan.failed:
-            failures.append(f"{p}: XMP not written ({why})")
+            failures.append(f"{p}: XMP not written ({options_named(why, XMP_OPTIONS)})")
             print_error(failures[-1], err)
         if dry_run:
             for ch in plan.changes:

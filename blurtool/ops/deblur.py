@@ -110,7 +110,7 @@ def hard_region(blur: np.ndarray, kind: np.ndarray | None = None, which: str = "
     region = blur >= threshold
     if which != "any":
         if kind is None:
-            raise InputError(f"--kind {which} needs the kind map (from the detector), but none was given")
+            raise InputError(f"`which` {which!r} needs the kind map (from the detector), but none was given")
         kind = np.asarray(kind)
         if kind.shape != blur.shape:
             raise InputError(f"kind map shape {kind.shape} differs from blur map shape {blur.shape}")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from blurtool.errors import OutputError
 
-NEEDS_EXIFTOOL = "--xmp needs ExifTool: apt install libimage-exiftool-perl"
+NEEDS_EXIFTOOL = "writing XMP needs ExifTool: apt install libimage-exiftool-perl"
 
 BLURTOOL_NS = "http://ns.blurtool.org/1.0/"
 BLURTOOL_PREFIX = "blurtool"

@@ -71,10 +71,10 @@ def parse_strength(text: str) -> tuple[float, float | None]:
             return MagnifyOptions.strength, px
         frac = float(t)
     except ValueError:
-        raise InputError(f"--strength must be a positive fraction of the image diagonal (e.g. 0.02) or a radius "
+        raise InputError(f"`strength` must be a positive fraction of the image diagonal (e.g. 0.02) or a radius "
                          f"in pixels (e.g. 15px), got {text!r}") from None
     if not 0 < frac < 1:
-        raise InputError(f"--strength as a fraction of the image diagonal must be in (0, 1), got {text!r} "
+        raise InputError(f"`strength` as a fraction of the image diagonal must be in (0, 1), got {text!r} "
                          "(write e.g. '15px' for pixels)")
     return frac, None
 

@@ -100,7 +100,7 @@ class XmpMapping:
                 key, sep, value = item.partition("=")
                 key, value = key.strip(), value.strip()
                 if not sep or key not in KEYS:
-                    raise InputError(f"--xmp-{what} {item!r}: expected KEY=VALUE with KEY one of {', '.join(KEYS)}")
+                    raise InputError(f"`{what}` {item!r}: expected KEY=VALUE with KEY one of {', '.join(KEYS)}")
                 if value.lower() == "none":
                     tables[what].pop(key, None)
                     continue
@@ -115,14 +115,14 @@ def _parse_value(what: str, item: str, value: str):
         except ValueError:
             n = None
         if n is None or not -1 <= n <= 5:
-            raise InputError(f"--xmp-rating {item!r}: a rating is a whole number from -1 (rejected) to 5, or none")
+            raise InputError(f"`rating` {item!r}: a rating is a whole number from -1 (rejected) to 5, or none")
         return n
     if what == "pick":
         if value.lower() not in PICK_LABELS:
-            raise InputError(f"--xmp-pick {item!r}: a pick label is rejected, pending, accepted or none")
+            raise InputError(f"`pick` {item!r}: a pick label is rejected, pending, accepted or none")
         return PICK_LABELS[value.lower()]
     if not value:
-        raise InputError(f"--xmp-label {item!r}: give a label (Red, Yellow, Green, Blue, Purple...) or none")
+        raise InputError(f"`label` {item!r}: give a label (Red, Yellow, Green, Blue, Purple...) or none")
     return value
 
 
@@ -264,7 +264,7 @@ def plan_xmp(
             seen.add(key)
             if key in owner and owner[key] != Path(r.path).absolute():
                 why = (f"{t} is also the sidecar of {owner[key]}; not written twice "
-                       "(use --xmp-naming ext: photo.ext.xmp is never shared)")
+                       "(use `naming` ext: photo.ext.xmp is never shared)")
                 plan.failed.append((f, why))
                 continue
             owner[key] = Path(r.path).absolute()

@@ -88,7 +88,7 @@ def check_sample_shares(cfg: TrainConfig) -> None:
 
     shares = {name: getattr(cfg, name) for name in SAMPLE_SHARES}
     if any(not 0 <= v <= 1 for v in shares.values()) or sum(shares.values()) > 1:
-        given = ", ".join(f"--{name.replace('_', '-')} {v:g}" for name, v in shares.items())
+        given = ", ".join(f"`{name}` {v:g}" for name, v in shares.items())
         raise InputError(f"sample shares must each be in [0, 1] and sum to at most 1 (the rest are plain crops): {given}")
 
 
@@ -134,38 +134,39 @@ _RANGES = {
 
 
 def check_config(cfg: TrainConfig) -> None:
-    """InputError naming the first option that is out of range or names a missing file, before anything is written.
+    """InputError naming the first field that is out of range or names a missing file, before anything is written.
 
-    Called by `train()`, so the library refuses what the CLI would; the CLI only turns the error into one line."""
+    Called by `train()`, so the library refuses what the CLI would. Fields are named in backticks, as every library
+    error names its parameters; the CLI shows them as the options they are (`val_share` -> --val-share)."""
     from pathlib import Path
 
     from ..errors import InputError
 
     def flag(name):
-        return "--" + name.replace("_", "-")
+        return f"`{name}`"
 
     for name, (ok, wanted) in _RANGES.items():
         if not ok(getattr(cfg, name)):
             raise InputError(f"{flag(name)} {getattr(cfg, name):g}: must be {wanted}")
     if cfg.crop % 32:
-        raise InputError(f"--crop {cfg.crop}: must be a multiple of 32 (the network's stride)")
+        raise InputError(f"`crop` {cfg.crop}: must be a multiple of 32 (the network's stride)")
     check_sample_shares(cfg)
     if not cfg.data:
-        raise InputError("--data: give at least one training folder")
+        raise InputError("`data`: give at least one training folder")
     for folder in cfg.data:
         if not Path(folder).is_dir():
             raise InputError(f"{folder}: training folder not found")
     for name in ("init",) if cfg.init else ("encoder_init",):  # --init replaces the encoder initialisation
         path = getattr(cfg, name)
         if path and not Path(path).is_file():
-            hint = " (give the ImageNet MobileNetV2 file, '' to train from scratch, or --init a weights file)" \
+            hint = " (give the ImageNet MobileNetV2 file, '' to train from scratch, or `init` a weights file)" \
                 if name == "encoder_init" else ""
             raise InputError(f"{path}: {flag(name)} file not found{hint}")
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: --out is a file, not a run folder")
+        raise InputError(f"{out}: `out` is a file, not a run folder")
     holds_run = out.is_dir() and any((out / f).exists() for f in RUN_FILES)
     if cfg.resume and not (out / "last.pt").is_file():
-        raise InputError(f"{out}: no last.pt to resume from (--resume continues a run started with this --out)")
+        raise InputError(f"{out}: no last.pt to resume from (`resume` continues a run started with this `out`)")
     if holds_run and not cfg.resume:
-        raise InputError(f"{out}: already holds a training run; continue it with --resume or choose a new --out")
+        raise InputError(f"{out}: already holds a training run; continue it with `resume` or choose a new `out`")

@@ -43,8 +43,8 @@ def split_by_folder(examples, val_share: float, seed: int) -> tuple[list, list]:
         n_val = int(round(val_share * len(group)))
         if n_val < 1 or n_val >= len(group):
             raise InputError(
-                f"{source}: {len(group)} image(s) cannot be split at --val-share {val_share:g} "
-                f"({n_val} for validation); give it more images or another --val-share"
+                f"{source}: {len(group)} image(s) cannot be split at `val_share` {val_share:g} "
+                f"({n_val} for validation); give it more images or another `val_share`"
             )
         _, val_stems = split_train_val([e.stem for e in group], n_val, seed)
         val_set = set(val_stems)
@@ -176,7 +176,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
 
     examples, sequences = load_training_folders(cfg.data, cfg.working_size)
     if not examples:
-        raise InputError("--data: no folder in CUHK layout (images/, gt/) to train and validate on")
+        raise InputError("`data`: no folder in CUHK layout (images/, gt/) to train and validate on")
     train_examples, val_examples = split_by_folder(examples, cfg.val_share, cfg.split_seed)
     val_stems = sorted(e.stem for e in val_examples)
 
@@ -197,7 +197,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
         except Exception as exc:  # noqa: BLE001 — a foreign file fails torch.load or load_state_dict in many ways
             # torch's first sentence is the reason; the rest of its message is advice about pickles.
             reason = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{cfg.encoder_init}: not a MobileNetV2 state_dict (--encoder-init): {reason}") from None
+            raise InputError(f"{cfg.encoder_init}: not a MobileNetV2 state_dict (`encoder_init`): {reason}") from None
     mean, std = IMAGENET_NORMALISATION["mean"], IMAGENET_NORMALISATION["std"]
     out.mkdir(parents=True, exist_ok=True)  # only once the data is known to split: a refused run writes nothing
     counts = ", ".join(
@@ -240,8 +240,8 @@ def train(cfg: TrainConfig, console=None) -> Path:
         # (older checkpoints did not record the split: nothing to compare).
         if "val_stems" in state and sorted(json.loads(state["val_stems"])) != sorted(val_stems):
             raise InputError(
-                f"{last_ckpt}: this run held out other validation images; resume it with the --data, --val-count "
-                "and --split-seed it was started with"
+                f"{last_ckpt}: this run held out other validation images; resume it with the `data`, `val_share` "
+                "and `split_seed` it was started with"
             )
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])

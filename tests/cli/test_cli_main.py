@@ -203,3 +203,16 @@ def test_map_provider_fast_turns_the_mirrored_pass_off(tmp_path):
     save_weights(path, create_model("blurnet"), {"threshold": 0.5, "working_size": 64, "flip_average": True})
     assert MapProvider(weights=path, device="cpu").detector.flip_average
     assert not MapProvider(weights=path, device="cpu", fast=True).detector.flip_average
+
+
+def test_library_parameters_are_shown_as_the_options_that_set_them():
+    import typer.main
+
+    from blurtool.cli._batch import options_named
+
+    train = typer.main.get_command(app).get_command(None, "train")
+    msg = "`val_share` 0:must be above 0; `crop` 48: a multiple of 32; `p_frames`, `rating`"
+    assert options_named(msg, {"rating": "--xmp-rating"}, train) == (
+        "--val-share 0:must be above 0; --crop 48: a multiple of 32; --p-frames, --xmp-rating"
+    )
+    assert options_named("no parameter named here, none `in` code") == "no parameter named here, none --in code"

@@ -294,7 +294,7 @@ def test_a_file_exiftool_cannot_write_is_one_failure_and_the_others_go_on(tmp_pa
 def test_missing_exiftool_is_one_line(monkeypatch):
     monkeypatch.setattr(exiftool_mod.shutil, "which", lambda name: None)
     monkeypatch.delenv("BLURTOOL_EXIFTOOL", raising=False)
-    with pytest.raises(OutputError, match="^--xmp needs ExifTool: apt install libimage-exiftool-perl$"):
+    with pytest.raises(OutputError, match="^writing XMP needs ExifTool: apt install libimage-exiftool-perl$"):
         ExifTool()
 
 

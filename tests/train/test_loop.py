@@ -176,7 +176,7 @@ def test_an_existing_run_is_never_overwritten_without_resume(cuhk_folder, tmp_pa
      ("scale_jitter", 1.0), ("p_grey", 1.5), ("warmup_steps", -1), ("max_minutes", -1.0), ("threads", -2)],
 )
 def test_every_option_out_of_range_is_refused_up_front(cuhk_folder, tmp_path, option, value):
-    with pytest.raises(InputError, match="--" + option.replace("_", "-")):
+    with pytest.raises(InputError, match=f"`{option}`"):  # the field; the CLI shows it as its option
         train(_cfg(cuhk_folder, tmp_path / "run", **{option: value}))
     assert not (tmp_path / "run").exists()
 
@@ -188,7 +188,7 @@ def test_bad_files_and_folders_are_refused_up_front(cuhk_folder, tmp_path):
         train(_cfg(cuhk_folder, tmp_path / "run", resume=True))
     with pytest.raises(InputError, match="is a file"):
         train(_cfg(cuhk_folder, text))
-    with pytest.raises(InputError, match="--init file not found"):
+    with pytest.raises(InputError, match="`init` file not found"):
         train(_cfg(cuhk_folder, tmp_path / "run", init=str(tmp_path / "missing.pt")))
     with pytest.raises(InputError, match="not a MobileNetV2 state_dict"):
         train(_cfg(cuhk_folder, tmp_path / "run", encoder_init=str(text)))
