@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from blurtool import amount as amount_unit
+from blurtool.checks import check_image
 from blurtool.errors import BlurtoolError, InputError, WeightsError
 from blurtool.guided import linear_coefficients, resize_rows
 from blurtool.kinds import KIND_NAMES, Kind
@@ -295,10 +296,7 @@ class BlurDetector:
         return max(1, round(h * s)), max(1, round(w * s))
 
     def _prepare(self, image: np.ndarray, full_size: bool) -> _Prepared:
-        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-            raise InputError(
-                f"expected an RGB image of shape (H, W, 3), got {getattr(image, 'shape', type(image).__name__)}"
-            )
+        check_image(image)
         if image.dtype != np.float32:
             image = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
         H, W = image.shape[:2]

@@ -27,6 +27,7 @@ import numpy as np
 
 # OpenCV is imported inside the functions: the CLI imports this package for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.
+from blurtool.checks import check_image, check_map
 from blurtool.errors import InputError
 from blurtool.kinds import Kind
 from blurtool.ops.deconvolution import DeconvolutionConfig, deconvolve
@@ -91,29 +92,18 @@ def default_feather(shape: tuple[int, ...]) -> int:
     return max(3, int(round(0.01 * max(shape[:2]))))
 
 
-def _check_image(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"image must be an RGB array of shape (H, W, 3), got shape {image.shape}")
-    return image.astype(np.float32, copy=False)
-
-
 def hard_region(blur: np.ndarray, kind: np.ndarray | None = None, which: str = "any", threshold: float = 0.5,
                 min_area: float = 0.002) -> np.ndarray:
     """Bool (H, W) blurred region: ``blur >= threshold`` (and of kind ``which``), without tiny islands and holes."""
     import cv2
     if which not in KINDS:
         raise InputError(f"kind must be one of {', '.join(KINDS)}, got {which!r}")
-    blur = np.asarray(blur, np.float32)
-    if blur.ndim != 2:
-        raise InputError(f"blur map must be 2-D (H, W), got shape {blur.shape}")
+    blur = check_map(np.asarray(blur, np.float32))
     region = blur >= threshold
     if which != "any":
         if kind is None:
             raise InputError(f"`which` {which!r} needs the kind map (from the detector), but none was given")
-        kind = np.asarray(kind)
-        if kind.shape != blur.shape:
-            raise InputError(f"kind map shape {kind.shape} differs from blur map shape {blur.shape}")
+        kind = check_map(kind, "kind map", blur.shape)
         region &= kind == Kind[which.upper()]
     h, w = region.shape
     # Close pinholes and open specks at ~0.5% of the image side: a blur map has soft, noisy edges.
@@ -331,7 +321,7 @@ def deblur(image: np.ndarray, blur: np.ndarray | None = None, kind: np.ndarray |
     mask are returned unchanged.
     """
     cfg = config or DeblurConfig()
-    image = _check_image(image)
+    image = check_image(np.asarray(image)).astype(np.float32, copy=False)
     h, w = image.shape[:2]
     if cfg.kernel_model not in KERNEL_MODELS:
         raise InputError(f"kernel model must be one of {', '.join(KERNEL_MODELS)}, got {cfg.kernel_model!r}")

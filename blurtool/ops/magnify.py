@@ -23,10 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blurtool.checks import check_image_and_map
+
 # OpenCV is imported inside the functions: the CLI imports this module for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.
 from blurtool.errors import InputError
-from blurtool.ops.matting import MatteOptions, check_image_and_map, matte
+from blurtool.ops.matting import MatteOptions, matte
 
 __all__ = [
     "MagnifyOptions",

@@ -21,13 +21,13 @@ import numpy as np
 
 # OpenCV is imported inside the functions: the CLI imports this module for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.
+from blurtool.checks import check_image_and_map
 from blurtool.errors import InputError
 from blurtool.guided import guided_filter, guided_upsample
 
 __all__ = [
     "MatteOptions",
     "MatteResult",
-    "check_image_and_map",
     "composite",
     "cutout",
     "fit_background",
@@ -69,21 +69,6 @@ class MatteResult:
     trimap: np.ndarray  # float32 (H, W): 1 sure sharp, 0 sure blurred, 0.5 unknown band
     method: str  # "closed-form" | "threshold" (degenerate trimap) | "uniform" (no boundary at all)
     note: str | None = None  # human-readable reason when a fallback was used
-
-
-def check_image_and_map(image: np.ndarray, blur: np.ndarray, what: str = "blur map") -> None:
-    """Raise InputError unless image is float (H, W, 3) and blur a float (H, W) map of the same size."""
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"expected an RGB image of shape (H, W, 3), got {getattr(image, 'shape', type(image))}")
-    if not isinstance(blur, np.ndarray) or blur.ndim != 2:
-        raise InputError(f"expected a {what} of shape (H, W), got {getattr(blur, 'shape', type(blur))}")
-    if blur.shape != image.shape[:2]:
-        raise InputError(
-            f"the {what} is {blur.shape[1]}x{blur.shape[0]} but the photo is "
-            f"{image.shape[1]}x{image.shape[0]}; they must be the same size"
-        )
-    if image.shape[0] < 2 or image.shape[1] < 2:
-        raise InputError(f"the photo is too small ({image.shape[1]}x{image.shape[0]})")
 
 
 def resize_to_pixels(array: np.ndarray, max_pixels: int, interpolation: int | None = None) -> np.ndarray:

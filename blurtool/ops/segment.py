@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blurtool.checks import check_image_and_map
+
 # OpenCV is imported inside the functions: the CLI imports this module for its option defaults, and
 # `blurtool --help` must not pay for loading OpenCV.
 from blurtool.errors import InputError
 from blurtool.guided import guided_upsample
-from blurtool.ops.matting import check_image_and_map, resize_to_pixels
+from blurtool.ops.matting import resize_to_pixels
 
 __all__ = ["SegmentOptions", "SegmentResult", "blur_trimap", "segment_sharp", "threshold_mask"]
 
