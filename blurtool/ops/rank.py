@@ -25,6 +25,7 @@ from enum import Enum
 import numpy as np
 
 from blurtool.errors import InputError
+from blurtool.kinds import Kind
 
 # Long side of the grid every score is computed on. 128 px keeps the subject's shape and position (a subject that
 # fills 5 % of the frame is still ~20x20 grid pixels) while making scoring ~free next to the network.
@@ -222,7 +223,7 @@ def score_maps(
     h, w = b.shape
     blurred = b >= threshold
     sharp = ~blurred
-    motion = blurred & (k == 2) if k is not None else np.zeros_like(blurred)
+    motion = blurred & (k == Kind.MOTION) if k is not None else np.zeros_like(blurred)
     n = float(b.size)
     blurred_fraction = float(blurred.sum() / n)
     motion_fraction = float(motion.sum() / n)
