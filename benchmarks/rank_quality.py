@@ -29,13 +29,13 @@ import sys
 import time
 import warnings
 from collections import Counter
-from pathlib import Path
 
 import cv2
 import numpy as np
+from common import DATA, REPO
 from scipy.stats import pearsonr, spearmanr
 
-ROOT = Path(str(Path(__file__).resolve().parents[2] / "shared" / "data" / "cuhk-train"))
+ROOT = DATA / "cuhk-train"
 CROP = 192
 LEVELS = ["no-blur", "good-blur", "ok-blur", "bad-blur"]
 
@@ -47,7 +47,7 @@ def val_stems(card: dict | None) -> list[str]:
         return (c or {}).get("val_stems") or ((c or {}).get("training") or {}).get("val_stems")
 
     stems = held(card)
-    card_file = Path(__file__).resolve().parents[1] / "weights" / "blurnet.json"
+    card_file = REPO / "weights" / "blurnet.json"
     if not stems and card_file.is_file():
         stems = held(json.loads(card_file.read_text()))
     names = sorted(p.stem for p in (ROOT / "gt").glob("*.png"))

@@ -43,12 +43,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from common import DATA
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from blurtool.ops.rank import score_maps, verdict  # noqa: E402
+from blurtool.ops.rank import score_maps, verdict
 
 H, W = 240, 320
 NOT_SCORED = None  # expected level of a reported-only group
@@ -220,7 +217,7 @@ def report(title: str, groups: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--maps", default=None, help="cache of the network's maps (.npz): written once, then read")
     ap.add_argument("--flip-average", action="store_true", help="two passes (photo + mirror), as real_photos.py")
     ap.add_argument("--no-model", action="store_true", help="only part A (ground-truth and synthetic maps)")
