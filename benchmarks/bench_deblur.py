@@ -13,11 +13,12 @@ Reported per case: kernel similarity to the true kernel (max normalised cross-co
 the blurred region and of the whole image, PSNR of the sharp part, seconds, and the verdict of our reliability check
 ("ok" = deblurred, "left" = too few edges above the noise, region left unchanged; with its edge score). Run:
 
-    nice -n 10 python benchmarks/bench_deblur.py --cuhk ../shared/data/cuhk-train --n 4
-    nice -n 10 python benchmarks/bench_deblur.py --cuhk ... --case out_of_focus0202 --kind motion   # one case
+    nice -n 10 python benchmarks/bench_deblur.py --cuhk DATA/cuhk-train --n 4
+    nice -n 10 python benchmarks/bench_deblur.py --cuhk DATA/cuhk-train --case out_of_focus0202 --kind motion   # one case
     nice -n 10 python benchmarks/bench_deblur.py --timing 3000x2000      # a few-megapixel photo, CPU time
 
-The CUHK images are only read (research-use data; nothing derived from them is written).
+DATA is the training-data folder (benchmarks/common.py's DATA: shared/data beside the repository). The CUHK images
+are only read (research-use data; nothing derived from them is written).
 """
 
 from __future__ import annotations

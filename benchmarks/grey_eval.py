@@ -5,7 +5,7 @@ mirror pass) on the photo and on its Rec. 601 grey version at the card's thresho
 pixel accuracy of each against the ground truth; then the blurred share of one motion photo (default motion0002,
 a training image whose blur the first models lost in grey) in colour and in grey.
 
-Usage: python benchmarks/grey_eval.py [--weights FILE] [--data ../shared/data/cuhk-train] [--photo motion0002]
+Usage: python benchmarks/grey_eval.py [--weights FILE] [--data DATA/cuhk-train] [--photo motion0002]
 """
 
 from __future__ import annotations

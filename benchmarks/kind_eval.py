@@ -9,7 +9,7 @@ and reports three-class accuracy and mIoU (sharp / defocus / motion) at the work
 sharp-only windows of validation photos is called blurred (the "sky = blurred" failure), and the same for a whole
 photo that is sharp everywhere (examples/mountains.jpg).
 
-Usage: python benchmarks/kind_eval.py [--data ../shared/data/cuhk-train] [--weights FILE] [--n 60]
+Usage: python benchmarks/kind_eval.py [--data DATA/cuhk-train] [--weights FILE] [--n 60]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Are `blurtool rank`'s verdicts right? Share of right verdicts per case group, on real photos and synthetic maps.
 
-    nice python benchmarks/rank_verdicts.py [--weights weights/blurnet.pt] [--data ../shared/data]
+    nice python benchmarks/rank_verdicts.py [--weights weights/blurnet.pt] [--data DATA]
                                             [--maps maps.npz] [--json out.json] [--flip-average] [--no-model]
                                             [--stems-from weights/blurnet.json]
 

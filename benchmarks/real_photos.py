@@ -1,7 +1,7 @@
 """The blur map on real photos the model never trained on, in one command: the figures the README reports.
 
     nice python benchmarks/real_photos.py [--weights weights/blurnet.pt] [--json out.json]
-                                                          [--working-size N] [--data ../shared/data]
+                                                          [--working-size N] [--data DATA]
 
 Every set is the held-out part of a training folder, named by the weights card (`training.val_stems`), so a model is
 only ever measured on photos it did not see; the GoPro pairs are scenes the training frames do not contain.
