@@ -89,8 +89,8 @@ MAP_DISK_RADII = (2.0, 9.0)
 MAP_MOTION_LENGTHS = (7.0, 31.0)
 # Kernels the amount is taught on: from barely visible to beyond the map's range, log-uniform so each doubling of the
 # radius gets the same share of samples.
-GRADED_DISK_RADII = (0.5, 12.0)
-GRADED_MOTION_LENGTHS = (2.0, 32.0)
+GRADED_DISK_RADII = (0.5, 16.0)
+GRADED_MOTION_LENGTHS = (2.0, 48.0)
 
 
 def kernel_radius(kind: int, size: float) -> float:
