@@ -17,7 +17,7 @@ from blurtool import __version__
 from blurtool.errors import BlurtoolError
 
 # The order of `blurtool --help`.
-COMMANDS = ["detect", "segment", "matte", "magnify", "rank", "deblur", "train", "eval"]
+COMMANDS = ["detect", "segment", "matte", "magnify", "rank", "deblur", "train", "calibrate", "eval"]
 
 
 class _Group(typer.core.TyperGroup):

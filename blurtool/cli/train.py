@@ -29,20 +29,47 @@ def _option_for(f: dataclasses.Field) -> inspect.Parameter:
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
 
-def train_command(**options) -> None:
+def train_command(calibrate: bool = True, **options) -> None:
     """Train the blur network on labelled photo folders and video frames (CPU or CUDA); checkpoints in --out,
-    resumable; --init continues from a weights file."""
+    resumable; --init continues from a weights file; the weights' threshold is then calibrated on the held-out
+    photos."""
     from rich.console import Console
 
     from blurtool.train.loop import train
 
+    console = Console(stderr=True)
     options["data"] = [str(p) for p in options["data"]]
+    cfg = TrainConfig(**options)
     # train() checks every option (ranges, files, an existing run at --out) before it writes anything.
-    best = train(TrainConfig(**options), console=Console(stderr=True))
+    best = train(cfg, console=console)
+    if calibrate:
+        _calibrate_run(cfg, console)
     typer.echo(str(best))
 
 
-train_command.__signature__ = inspect.Signature([_option_for(f) for f in dataclasses.fields(TrainConfig)])
+def _calibrate_run(cfg: TrainConfig, console) -> None:
+    """The threshold of each weights file of the run, chosen on its held-out photos (as `blurtool calibrate`)."""
+    from blurtool.calibration import calibrate_threshold, write_threshold
+    from blurtool.inference import BlurDetector
+
+    for path in (Path(cfg.out) / "latest-weights.pt", Path(cfg.out) / "best.pt"):
+        if path.is_file():
+            cal = calibrate_threshold(BlurDetector.from_weights(path, device="auto"), cfg.data)
+            write_threshold(path, cal)
+            console.print(f"{path}: threshold {cal.threshold:.4f}, calibrated on {cal.images} held-out photos")
+
+
+_CALIBRATE = inspect.Parameter(
+    "calibrate", inspect.Parameter.KEYWORD_ONLY, default=True,
+    annotation=Annotated[bool, typer.Option(
+        "--calibrate/--no-calibrate",
+        help="After training, choose the threshold of the run's weights files on the held-out photos and store it "
+        "in their cards (as `blurtool calibrate`).",
+    )],
+)
+train_command.__signature__ = inspect.Signature(
+    [_option_for(f) for f in dataclasses.fields(TrainConfig)] + [_CALIBRATE]
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -27,6 +27,9 @@ def test_train_runs_two_steps_and_prints_the_weights_path(cuhk_folder, tmp_path)
     assert result.stdout.strip().endswith("best.pt")
     _, card = load_weights(out / "best.pt")
     assert card["training"]["steps"] == 2
+    # Calibrated at the end on the held-out photos of the run (2 of the 5).
+    assert "blurtool calibrate" in card["threshold_note"] and "2 photos" in card["threshold_note"]
+    assert "calibrated on 2 held-out photos" in result.stderr
 
 
 def test_missing_data_folder_is_one_line_error(tmp_path):
