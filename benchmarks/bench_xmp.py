@@ -38,9 +38,9 @@ def cpu_all() -> float:
 def xmp_run(records, det, log: Path, **kw):
     from blurtool import __version__
     from blurtool.library import weights_sha256
-    from blurtool.ops.exiftool import ExifTool
-    from blurtool.ops.library_sort import _Log
-    from blurtool.ops.xmp import plan_xmp, write_xmp
+    from blurtool.library.exiftool import ExifTool
+    from blurtool.library.sort import _Log
+    from blurtool.library.xmp import plan_xmp, write_xmp
 
     t, c = time.perf_counter(), cpu_all()
     with ExifTool() as et:  # started per run, as the CLI does
@@ -67,7 +67,7 @@ def main():
 
     from blurtool.io import read_image
     from blurtool.library import rank_photos
-    from blurtool.ops.bursts import capture_times, mark_bursts, phash
+    from blurtool.library.bursts import capture_times, mark_bursts, phash
 
     src = make_photos(args.folder, args.n)
     work = Path(tempfile.mkdtemp(prefix="blurtool-bench-xmp-"))
@@ -92,7 +92,7 @@ def main():
             print(f"{name:11s}: {1000 * dt / n:7.1f} ms/photo wall = {100 * dt / t_rank:5.1f} % of the rank run, "
                   f"{1000 * dc / n:6.1f} CPU-ms/photo ({done} file(s) written)", flush=True)
 
-        from blurtool.ops.exiftool import ExifTool
+        from blurtool.library.exiftool import ExifTool
 
         t = time.perf_counter()
         with ExifTool() as et:

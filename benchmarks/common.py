@@ -21,9 +21,9 @@ DATA = REPO.parent / "shared" / "data"
 
 
 def load_test_helper(name: str) -> ModuleType:
-    """A helper module of the test suite (tests/<name>.py or tests/ops/<name>.py: fake detectors, test DNGs), loaded
+    """A helper module of the test suite (tests/<name>.py or tests/library/<name>.py: fake detectors, test DNGs), loaded
     from its file so that no path is added to sys.path."""
-    for folder in (REPO / "tests", REPO / "tests" / "ops"):
+    for folder in (REPO / "tests", REPO / "tests" / "library"):
         path = folder / f"{name}.py"
         if path.is_file():
             spec = importlib.util.spec_from_file_location(name, path)

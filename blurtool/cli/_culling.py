@@ -13,10 +13,10 @@ import typer
 
 from blurtool.cli._batch import options_named
 from blurtool.errors import InputError
-from blurtool.ops.bursts import BurstRules
-from blurtool.ops.xmp import SidecarNaming
+from blurtool.library.bursts import BurstRules
+from blurtool.library.xmp import SidecarNaming
 
-# blurtool.ops.xmp's parameters, as `blurtool rank` calls them.
+# blurtool.library.xmp's parameters, as `blurtool rank` calls them.
 XMP_OPTIONS = {"rating": "--xmp-rating", "label": "--xmp-label", "pick": "--xmp-pick", "naming": "--xmp-naming"}
 XMP_NEEDS_EXIFTOOL = "--xmp needs ExifTool: apt install libimage-exiftool-perl"
 
@@ -81,7 +81,7 @@ BURST_DISTANCE = _B.max_distance
 def check_options(*, xmp: bool, embed: bool, overwrite: bool, rating, label, pick, bursts: bool,
                   alternates_only: bool, sorting: bool, naming_given: bool = False):
     """Refuse impossible combinations before any work; -> the XMP mapping (None without --xmp)."""
-    from blurtool.ops.xmp import XmpMapping
+    from blurtool.library.xmp import XmpMapping
 
     if not xmp:
         extra = [name for name, on in (("--xmp-embed", embed), ("--overwrite-ratings", overwrite),
@@ -93,7 +93,7 @@ def check_options(*, xmp: bool, embed: bool, overwrite: bool, rating, label, pic
         raise InputError("--alternates-only sets burst alternates aside: use it with --bursts and --move or --copy")
     if not xmp:
         return None
-    from blurtool.ops.exiftool import find_exiftool
+    from blurtool.library.exiftool import find_exiftool
 
     find_exiftool(XMP_NEEDS_EXIFTOOL)  # now, not after an hour of scoring
     try:
@@ -105,14 +105,14 @@ def check_options(*, xmp: bool, embed: bool, overwrite: bool, rating, label, pic
 def mark_bursts_step(records, gap: float, distance: int, err) -> int:
     """Burst roles on the records (``record.burst``); says how many bursts there are."""
     from blurtool.errors import BlurtoolError
-    from blurtool.ops.bursts import capture_times, hash_photo, mark_bursts
+    from blurtool.library.bursts import capture_times, hash_photo, mark_bursts
 
     times = capture_times([r.path for r in records])
     rest = [p for p, t in times.items() if t is None]
     if rest:
         # Files Pillow cannot read the EXIF of (RAW) get their times from ExifTool when it is installed.
         try:
-            from blurtool.ops.exiftool import ExifTool
+            from blurtool.library.exiftool import ExifTool
 
             with ExifTool() as et:
                 times.update(capture_times(rest, et))
@@ -147,9 +147,9 @@ def xmp_step(records, *, mapping, naming, embed: bool, overwrite: bool, dry_run:
     from blurtool import __version__
     from blurtool.cli._batch import print_error
     from blurtool.library import weights_sha256
-    from blurtool.ops.exiftool import ExifTool
-    from blurtool.ops.library_sort import _Log
-    from blurtool.ops.xmp import plan_xmp, write_xmp
+    from blurtool.library.exiftool import ExifTool
+    from blurtool.library.sort import _Log
+    from blurtool.library.xmp import plan_xmp, write_xmp
 
     failures: list[str] = []
     with ExifTool(needed_for=XMP_NEEDS_EXIFTOOL) as et:

@@ -163,7 +163,7 @@ def _write_sheet(path: Path, records, columns: int, thumb: int, err, placed: dic
 
     from blurtool.errors import BlurtoolError
     from blurtool.io import read_image
-    from blurtool.ops.sheet import Tile, relative_href, sheet_capacity, write_sheet
+    from blurtool.library.sheet import Tile, relative_href, sheet_capacity, write_sheet
 
     if path.suffix.lower() not in (".html", ".htm"):
         cap = sheet_capacity(columns, thumb)
@@ -188,7 +188,7 @@ def _write_sheet(path: Path, records, columns: int, thumb: int, err, placed: dic
 def _do_undo(log: Path, dry_run: bool, err) -> int:
     from rich.markup import escape
 
-    from blurtool.ops.library_sort import undo
+    from blurtool.library.sort import undo
 
     rep = undo(log, dry_run=dry_run)
     verb = "would restore" if dry_run else "restored"
@@ -370,7 +370,7 @@ def register(app: typer.Typer) -> None:
         from blurtool.library import Failure, iter_rank, model_key, pair_shots, sort_records
 
         paths, shots = pair_shots(paths)  # a RAW+JPEG pair is one photo, scored from the JPEG
-        from blurtool.ops.cache import ScoreCache
+        from blurtool.library.cache import ScoreCache
 
         detector = _load_detector(weights, device, threshold, working_size, flip_average)
         thr = float(getattr(detector, "threshold", 0.5) if threshold is None else threshold)
@@ -469,7 +469,7 @@ def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, 
 
     from blurtool.cli._batch import print_error
     from blurtool.library import sort_groups
-    from blurtool.ops.library_sort import execute_sort, plan_sort
+    from blurtool.library.sort import execute_sort, plan_sort
 
     plan = plan_sort(sort_groups(records, degree_threshold, shots=True), dest)
     # plan_sort works on absolute paths; records keep the paths as given.

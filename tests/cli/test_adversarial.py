@@ -22,7 +22,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "ops"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "library"))
 from rank_fakes import FakeDetector, library
 from test_cli_main import _png
 
@@ -138,7 +138,7 @@ def _loop(tmp_path) -> Path:
 def _isolated(code: str, cwd: Path, timeout: float = 30) -> list:
     """Run `code` in a fresh interpreter (a regression would loop and eat memory: it is killed at the timeout);
     its last stdout line is JSON."""
-    prelude = f"import sys, json; sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests' / 'ops')!r}]\n"
+    prelude = f"import sys, json; sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests' / 'library')!r}]\n"
     out = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], cwd=cwd, capture_output=True,
                          text=True, timeout=timeout, check=False)
     assert out.returncode == 0, out.stderr
@@ -369,7 +369,7 @@ def test_ctrl_c_says_interrupted_and_what_was_kept(tmp_path):
 
 
 def test_ctrl_c_while_rank_moves_says_what_was_moved_and_exits_130(tmp_path, fake, monkeypatch):
-    from blurtool.ops import library_sort
+    from blurtool.library import sort as library_sort
 
     library(tmp_path / "lib")
     real, calls = library_sort._do_one, []

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "ops"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "library"))
 from rank_fakes import AmountDetector, FakeDetector, library, photo, write
 
 import blurtool.cli.rank as rank_cli

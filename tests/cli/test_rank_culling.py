@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "ops"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "library"))
 from rank_fakes import SharpnessDetector, burst, library, save_with_time, scene
 from test_xmp import DARKTABLE_SIDECAR, read_back, without_volatile
 
 import blurtool.cli.rank as rank_cli
 from blurtool.cli import app
-from blurtool.ops import exiftool as exiftool_mod
+from blurtool.library import exiftool as exiftool_mod
 
 runner = CliRunner()
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None and not os.environ.get("CI"),

@@ -14,7 +14,7 @@ For each photo, blurtool writes into its XMP (a sidecar file, or the photo itsel
 writing there was set by someone else — the user in the photo manager — and is left alone unless
 ``overwrite_ratings``. Values blurtool wrote itself are updated on the next run.
 
-**Nothing else changes.** Every edit goes through ExifTool (``blurtool.ops.exiftool`` says why), which keeps every
+**Nothing else changes.** Every edit goes through ExifTool (``blurtool.library.exiftool`` says why), which keeps every
 other property and namespace of an existing sidecar (darktable's history, Lightroom's develop settings, keywords):
 the values survive; the layout does not (ExifTool writes one ``rdf:Description`` per namespace, properties as
 elements, and drops empty lists such as darktable's ``<darktable:masks_history><rdf:Seq/>``, which hold no value).
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from blurtool.errors import InputError, OutputError
-from blurtool.ops.exiftool import BLURTOOL_TAGS, ExifTool, ExifToolError
+from blurtool.library.exiftool import BLURTOOL_TAGS, ExifTool, ExifToolError
 
 # The three fields photo managers show, and their ExifTool names.
 MANAGED = {"Rating": "XMP-xmp:Rating", "Label": "XMP-xmp:Label", "PickLabel": "XMP-digiKam:PickLabel"}
@@ -350,10 +350,10 @@ BATCH = 32
 
 def write_xmp(plan: XmpPlan | Sequence[XmpChange], et: ExifTool, log, backup_dir: Path | None = None,
               on_failed=None) -> XmpReport:
-    """Carry out the changes, journalled in ``log`` (a ``blurtool.ops.library_sort`` log). ``backup_dir``: where
+    """Carry out the changes, journalled in ``log`` (a ``blurtool.library.sort`` log). ``backup_dir``: where
     the original bytes of photos written in place (``embed``) are kept for undo (a hard link when it is on the same
     file system). Ctrl-C stops between files (``report.interrupted``)."""
-    from blurtool.ops.library_sort import _DeferSigint
+    from blurtool.library.sort import _DeferSigint
 
     changes = plan.changes if isinstance(plan, XmpPlan) else list(plan)
     report = XmpReport()
@@ -478,7 +478,7 @@ def _replace(ch: XmpChange, rec: dict, et: ExifTool) -> str:
     return new_sha
 
 
-# Fields each xmp log record must have, for blurtool.ops.library_sort's log check.
+# Fields each xmp log record must have, for blurtool.library.sort's log check.
 LOG_FIELDS = {"begin": {"id": str, "path": str, "tmp": str}, "done": {"id": str, "new_sha256": str}}
 
 

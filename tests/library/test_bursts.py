@@ -1,4 +1,4 @@
-"""Bursts (blurtool.ops.bursts): capture times, perceptual hashes, grouping and the pick."""
+"""Bursts (blurtool.library.bursts): capture times, perceptual hashes, grouping and the pick."""
 
 import sys
 from pathlib import Path
@@ -13,7 +13,7 @@ from rank_fakes import SharpnessDetector, burst, save_with_time, scene
 from blurtool.errors import InputError
 from blurtool.io import read_image
 from blurtool.library import rank_photos
-from blurtool.ops.bursts import (
+from blurtool.library.bursts import (
     BurstRules,
     capture_time,
     capture_times,

@@ -15,7 +15,7 @@ Safety model (what a Ctrl-C or a crash can leave, and how undo copes):
 * ``undo(log)`` walks the log backwards, puts moved photos back and deletes copies that are unchanged, never
   overwriting anything that reappeared at the origin (it reports those and leaves both files), and appends
   ``undone`` records so a second undo does nothing.
-* The same log journals the XMP written by ``rank --xmp`` (``op: "xmp"`` records, see ``blurtool.ops.xmp``); undo
+* The same log journals the XMP written by ``rank --xmp`` (``op: "xmp"`` records, see ``blurtool.library.xmp``); undo
   takes every operation back newest first, so photos are back in place before their metadata is restored.
 """
 
@@ -327,7 +327,7 @@ _FIELDS = {"state": {"id": str, "state": str}, "tmp": {"id": str, "tmp": str}, "
 def _check_record(rec: dict, where: str) -> None:
     op = rec["op"]
     if op == "xmp":
-        from blurtool.ops.xmp import check_log_record
+        from blurtool.library.xmp import check_log_record
 
         check_log_record(rec, where)
         return
@@ -420,7 +420,7 @@ def undo(log_path: Path | str, dry_run: bool = False) -> UndoReport:
                     if os.path.lexists(tmp) and not dry_run:
                         os.unlink(tmp)
                 if o["op"] == "xmp":
-                    from blurtool.ops.xmp import undo_one as undo_xmp
+                    from blurtool.library.xmp import undo_one as undo_xmp
 
                     outcome = undo_xmp(o, dry_run)
                 else:

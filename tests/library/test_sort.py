@@ -6,7 +6,7 @@ import os
 import pytest
 
 from blurtool.errors import InputError
-from blurtool.ops.library_sort import candidate_names, execute_sort, plan_sort, undo
+from blurtool.library.sort import candidate_names, execute_sort, plan_sort, undo
 
 
 def snapshot(root):
@@ -168,7 +168,7 @@ def test_ctrl_c_stops_between_photos_and_leaves_an_undoable_log(lib):
 def test_sigint_during_a_move_is_held_until_the_move_is_complete(lib, monkeypatch):
     import signal
 
-    import blurtool.ops.library_sort as ls
+    import blurtool.library.sort as ls
 
     real = ls._move_one
 

@@ -3,7 +3,7 @@
 ``rank_photos(paths, detector)`` scores every photo (``blurtool.ops.rank``) and returns :class:`RankRecord` s plus the
 failures; ``iter_rank`` is the streaming form the CLI drives a progress bar with. The pipeline:
 
-* cache hits (``blurtool.ops.cache``: same path, size, mtime, weights and threshold) skip decoding and the network;
+* cache hits (``blurtool.library.cache``: same path, size, mtime, weights and threshold) skip decoding and the network;
 * JPEGs are decoded at 1/2, 1/4 or 1/8 size when that still covers the detector's working resolution (libjpeg DCT
   scaling: a 12 MP JPEG decodes several times faster at 1/4), and the network's working-size map is used as it is
   (``full_size=False``: no guided upsampling to 12 MP);
@@ -15,7 +15,7 @@ failures; ``iter_rank`` is the streaming form the CLI drives a progress bar with
   with the RAW), the RAW riding along as the record's ``companions``, so it is sorted into the same folder.
 
 Sorting the records (``sort_records``) and planning folders (``sort_groups``) live here too; the file moves
-themselves are in ``blurtool.ops.library_sort``.
+themselves are in ``blurtool.library.sort``.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ class RankRecord:
     cached: bool = False
     # Other files of the same shot (the RAW of a RAW+JPEG pair, `path` being the JPEG): judged with it, sorted with it.
     companions: tuple[Path, ...] = ()
-    phash: int | None = None  # perceptual hash (blurtool.ops.bursts.phash), when asked for (``fingerprint``)
-    burst: dict[str, Any] | None = None  # set by blurtool.ops.bursts.mark_bursts: burst number, role, size, time
+    phash: int | None = None  # perceptual hash (blurtool.library.bursts.phash), when asked for (``fingerprint``)
+    burst: dict[str, Any] | None = None  # set by blurtool.library.bursts.mark_bursts: burst number, role, size, time
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -247,7 +247,7 @@ def iter_rank(
         try:
             image = read_image(p, min_size=min_size)
             if fingerprint:
-                from blurtool.ops.bursts import phash
+                from blurtool.library.bursts import phash
 
                 hashes[p] = phash(image)
             return image, image_size(p)
@@ -352,7 +352,7 @@ def sort_groups(
     records: Iterable[RankRecord], degree_threshold: float | None = None, *, shots: bool = False
 ) -> list[tuple[Any, str]]:
     """(photo, sub-folder) pairs: the verdict name, or with ``degree_threshold`` "blurred"/"sharp" by degree S;
-    a burst's alternate frames (``blurtool.ops.bursts.mark_bursts``) go to "alternates", set aside from the picks.
+    a burst's alternate frames (``blurtool.library.bursts.mark_bursts``) go to "alternates", set aside from the picks.
 
     ``shots``: the photo is the tuple of every file of the shot (``RankRecord.files``), for ``plan_sort`` to keep a
     RAW+JPEG pair together."""

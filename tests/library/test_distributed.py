@@ -1,4 +1,4 @@
-"""blurtool.distributed: sharded ranking gives the same records as one local run (fake detector)."""
+"""blurtool.library.distributed: sharded ranking gives the same records as one local run (fake detector)."""
 
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -9,8 +9,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from rank_fakes import FakeDetector, library
 
-from blurtool.distributed import ShardJob, rank_distributed, shards
 from blurtool.library import rank_photos
+from blurtool.library.distributed import ShardJob, rank_distributed, shards
 
 
 def fake_factory(job):

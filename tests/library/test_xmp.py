@@ -1,4 +1,4 @@
-"""XMP for photo managers (blurtool.ops.xmp), read back with ExifTool as a photo manager would read it."""
+"""XMP for photo managers (blurtool.library.xmp), read back with ExifTool as a photo manager would read it."""
 
 import json
 import os
@@ -14,11 +14,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from rank_fakes import FakeDetector, library, photo, write
 
 from blurtool.errors import InputError, OutputError
+from blurtool.library import exiftool as exiftool_mod
 from blurtool.library import rank_photos
-from blurtool.ops import exiftool as exiftool_mod
-from blurtool.ops.exiftool import ExifTool
-from blurtool.ops.library_sort import _Log, undo
-from blurtool.ops.xmp import XmpMapping, _decide, plan_xmp, sidecar_path, write_xmp
+from blurtool.library.exiftool import ExifTool
+from blurtool.library.sort import _Log, undo
+from blurtool.library.xmp import XmpMapping, _decide, plan_xmp, sidecar_path, write_xmp
 
 # Skipped where ExifTool is missing, except in CI, which installs it (.ci/run): a missing install fails there.
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None and not os.environ.get("CI"),

@@ -6,7 +6,7 @@ The paths are cut into shards; each shard runs the *same* library function as ``
 (the verdict is recomputed from the scores with the caller's rules, so every shard agrees)::
 
     from dask.distributed import Client, LocalCluster
-    from blurtool.distributed import ShardJob, rank_distributed
+    from blurtool.library.distributed import ShardJob, rank_distributed
 
     client = Client(LocalCluster(n_workers=4, threads_per_worker=1))   # or Client("tcp://scheduler:8786")
     run = rank_distributed(paths, ShardJob(weights="weights/blurnet.pt"), n_shards=64, scheduler=client)
@@ -17,7 +17,7 @@ give each worker process one thread per core and torch one thread (``OMP_NUM_THR
 ``blurtool.library.iter_rank`` for why), e.g. ``LocalCluster(n_workers=os.cpu_count(), threads_per_worker=1)``. Without
 dask, ``executor=`` takes any object with a ``map(fn, iterable)`` method (``concurrent.futures`` executors), which is
 also how the tests run it. Moving/copying the photos afterwards is done once, by the caller, with the merged records
-(``blurtool.ops.library_sort``): file moves are not sharded, so there is one undo log.
+(``blurtool.library.sort``): file moves are not sharded, so there is one undo log.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from blurtool.library import Failure, RankRecord, RankRun, iter_rank
+from blurtool.library.rank import Failure, RankRecord, RankRun, iter_rank
 from blurtool.ops.rank import RankRules, verdict
 
 
