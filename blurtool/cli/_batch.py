@@ -22,7 +22,8 @@ them all on stderr at the end (exit code 1 if any); on Ctrl-C removes the unfini
 kept and exits 130; shows a progress bar on stderr (when it is a terminal and there is more than one photo); prints
 results on stdout as a rich table, or with ``--json`` one JSON object per photo per line.
 
-Also here: the reusable Typer option types (so every command spells --out, --weights, ... the same way) and
+Also here: the reusable Typer option types (so every command spells --out, --weights, ... the same way);
+``shared_options``, which gives a photo command all of them at once as one ``SharedOptions`` argument; and
 ``MapProvider``, the one way to get a photo's blur map, from the network or from a map saved by ``blurtool detect``.
 
 Only typer and rich are imported at module level: numpy, OpenCV and torch are imported when a command runs, so that
@@ -32,6 +33,8 @@ Only typer and rich are imported at module level: numpy, OpenCV and torch are im
 from __future__ import annotations
 
 import enum
+import functools
+import inspect
 import json
 import os
 import re
@@ -59,6 +62,11 @@ class ImageFormat(str, enum.Enum):
     png = "png"
     jpg = "jpg"
 
+
+FormatOpt = Annotated[
+    ImageFormat,
+    typer.Option("--format", help="png keeps the sharp pixels bit-identical to the photo; jpg makes smaller files."),
+]
 
 PhotosArg = Annotated[
     list[str],
@@ -178,6 +186,97 @@ MapOpt = Annotated[
         "(one photo) or a folder holding <stem>.blur.png files.",
     ),
 ]
+
+
+@dataclass(frozen=True)
+class SharedOptions:
+    """What the options every photo command shares say (see :func:`shared_options`): the photos and where their
+    outputs go, and where each photo's blur map comes from (the network, or with --map maps saved by detect)."""
+
+    photos: list[str]
+    out: Path | None
+    weights: Path | None
+    device: str
+    working_size: int | None
+    fast: bool
+    recursive: bool
+    overwrite: bool
+    json_output: bool
+    threshold: float | None = None
+    map_path: Path | None = None
+
+    def maps(self, threshold: float | None = None) -> MapProvider:
+        """Where each photo's blur map comes from; ``threshold`` for a command that decides its own (segment)."""
+        return MapProvider(map_path=self.map_path, weights=self.weights, device=self.device,
+                           threshold=self.threshold if threshold is None else threshold,
+                           working_size=self.working_size, fast=self.fast)
+
+    def detector(self) -> BlurDetector:
+        """The network, for a command that wants its whole result rather than a map (detect)."""
+        from blurtool.inference import BlurDetector
+
+        return BlurDetector.from_weights(self.weights, device=self.device, threshold=self.threshold,
+                                         working_size=self.working_size, flip_average=flip_average_for(self.fast))
+
+    def run(self, process: Callable[[Job], dict[str, Any] | None], **kwargs: Any) -> BatchReport:
+        """:func:`run_batch` over these photos, with these --out, --recursive, --overwrite and --json."""
+        return run_batch(self.photos, process, out_dir=self.out, recursive=self.recursive, overwrite=self.overwrite,
+                         json_output=self.json_output, **kwargs)
+
+
+def _option(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+
+def shared_options(*, saved_maps: bool = True, threshold: bool = True):
+    """Give a photo command the options every photo command shares, each declared once in this module.
+
+    PHOTOS, --out and (``saved_maps``) --map come before the command's own options in its --help; --threshold
+    (unless the command has thresholds of its own: segment), --weights, --device, --working-size, --fast,
+    --recursive, --overwrite and --json after them. The command declares only its own options and takes the
+    shared ones as its first parameter, a :class:`SharedOptions`::
+
+        @app.command("segment")
+        @shared_options(threshold=False)
+        def segment(shared: SharedOptions, iterations: Annotated[int, typer.Option(...)] = 5) -> None:
+            maps = shared.maps()
+            ...
+            report = shared.run(process, outputs=..., check=maps.check_photos, description=..., columns=...)
+
+    Typer reads a command's options from its signature, so the wrapper returned here has the full one. The
+    command's annotations are evaluated in its module, as Typer does: import ``SharedOptions`` at the top.
+    """
+    head = [_option("photos", PhotosArg), _option("out", OutDirOpt, None)]
+    if saved_maps:
+        head.append(_option("map_path", MapOpt, None))
+    tail = [_option("threshold", ThresholdOpt, None)] if threshold else []
+    tail += [
+        _option("weights", WeightsOpt, None),
+        _option("device", DeviceOpt, "auto"),
+        _option("working_size", WorkingSizeOpt, None),
+        _option("fast", FastOpt, False),
+        _option("recursive", RecursiveOpt, False),
+        _option("overwrite", OverwriteOpt, False),
+        _option("json_output", JsonOpt, False),
+    ]
+    names = [p.name for p in head + tail]
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        _, *own = inspect.signature(command, eval_str=True).parameters.values()  # the first one is `shared`
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+        params = [*head, *own, *tail]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            shared = SharedOptions(**{name: kwargs.pop(name) for name in names})
+            return command(shared, **kwargs)
+
+        wrapper.__signature__ = inspect.Signature(params)
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper
+
+    return decorate
+
 
 # Name parts that mark blurtool's own outputs (x.blur.png, x.mask.png...). Files named like this are left out when a
 # folder or glob is expanded, so that running a command twice on a folder does not process its own outputs.

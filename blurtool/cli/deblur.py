@@ -8,20 +8,7 @@ from typing import Annotated
 
 import typer
 
-from blurtool.cli._batch import (
-    DeviceOpt,
-    FastOpt,
-    ImageFormat,
-    JsonOpt,
-    MapOpt,
-    OutDirOpt,
-    OverwriteOpt,
-    PhotosArg,
-    RecursiveOpt,
-    ThresholdOpt,
-    WeightsOpt,
-    WorkingSizeOpt,
-)
+from blurtool.cli._batch import FormatOpt, ImageFormat, SharedOptions, shared_options
 from blurtool.ops.deblur import DeblurConfig
 from blurtool.ops.deconvolution import DeconvolutionConfig
 
@@ -48,10 +35,9 @@ _KERNEL_MODEL = KernelModel(_D.kernel_model)
 
 def register(app: typer.Typer) -> None:
     @app.command("deblur")
+    @shared_options()
     def deblur_command(
-        photos: PhotosArg,
-        out: OutDirOpt = None,
-        map_: MapOpt = None,
+        shared: SharedOptions,
         kind: Annotated[Kind, typer.Option(
             "--kind", help="Deblur every blurred pixel (any), or only motion- or only defocus-blurred ones "
             "(uses the kind map; with --map it is read from <stem>.labels.png beside the map).",
@@ -91,17 +77,7 @@ def register(app: typer.Typer) -> None:
             "--check-min-edges", min=0.0,
             help="Edges the check requires in every direction, in multiples of the kernel size (lower = bolder).",
         )] = _D.check_min_edges,
-        fmt: Annotated[ImageFormat, typer.Option(
-            "--format", help="png keeps the sharp pixels bit-identical to the photo; jpg makes smaller files.",
-        )] = ImageFormat.png,
-        threshold: ThresholdOpt = None,
-        weights: WeightsOpt = None,
-        device: DeviceOpt = "auto",
-        working_size: WorkingSizeOpt = None,
-        fast: FastOpt = False,
-        recursive: RecursiveOpt = False,
-        overwrite: OverwriteOpt = False,
-        json_output: JsonOpt = False,
+        fmt: FormatOpt = ImageFormat.png,
     ) -> None:
         """Deblur only the blurred region: estimate the blur kernel from the blurred pixels, deconvolve them,
         leave the sharp part exactly as it is.
@@ -118,7 +94,7 @@ def register(app: typer.Typer) -> None:
         import numpy as np
         from rich.markup import escape
 
-        from blurtool.cli._batch import MapProvider, run_batch, stderr_console
+        from blurtool.cli._batch import stderr_console
         from blurtool.errors import InputError
         from blurtool.io import read_image, sample_bits, write_image, write_map
         from blurtool.ops.deblur import deblur, kernel_from_image, kernel_to_image
@@ -128,8 +104,7 @@ def register(app: typer.Typer) -> None:
             if not kernel.is_file():
                 raise InputError(f"{kernel}: --kernel: file not found")
             given_kernel = kernel_from_image(read_image(kernel), name=str(kernel))
-        maps = MapProvider(map_path=map_, weights=weights, device=device, threshold=threshold,
-                           working_size=working_size, fast=fast)
+        maps = shared.maps()
         base = DeblurConfig(
             kind=kind.value, kernel_size=kernel_size, kernel_model=kernel_model.value, feather=feather,
             max_side=max_side, deconvolution=dataclasses.replace(_DC, lam=strength), check=check,
@@ -168,10 +143,10 @@ def register(app: typer.Typer) -> None:
                 "note": note,
             }
 
-        report = run_batch(
-            photos, process,
+        report = shared.run(
+            process,
             outputs={"deblurred": f".deblurred.{fmt.value}", "kernel": ".kernel.png", "mask": ".deblurred.mask.png"},
-            out_dir=out, recursive=recursive, overwrite=overwrite, json_output=json_output, check=maps.check_photos,
+            check=maps.check_photos,
             description="Deblurring",
             columns=[("region_fraction", "region", "{:.0%}"), ("kernel_px", "kernel px", None),
                      ("edges", "edges", "{:.1f}"), ("seconds", "s", "{:.1f}"), ("note", "note", None)],

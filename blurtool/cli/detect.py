@@ -6,19 +6,7 @@ from typing import Annotated
 
 import typer
 
-from blurtool.cli._batch import (
-    DeviceOpt,
-    FastOpt,
-    JsonOpt,
-    OutDirOpt,
-    OverwriteOpt,
-    PhotosArg,
-    RecursiveOpt,
-    ThresholdOpt,
-    WeightsOpt,
-    WorkingSizeOpt,
-    flip_average_for,
-)
+from blurtool.cli._batch import SharedOptions, shared_options
 
 # What --save can name -> the files it writes (tag -> suffix). "kind" writes both the colour picture and the raw
 # labels (0/1/2) that other programs and `--map` users read.
@@ -111,9 +99,9 @@ def write_outputs(paths: dict, image, result, writers) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command("detect")
+    @shared_options(saved_maps=False)
     def detect(
-        photos: PhotosArg,
-        out: OutDirOpt = None,
+        shared: SharedOptions,
         save: Annotated[
             str,
             typer.Option(
@@ -123,14 +111,6 @@ def register(app: typer.Typer) -> None:
                 "npy (float32 map), amount (blur radius per pixel: grey = 10 x px at a 1000 px long side).",
             ),
         ] = DEFAULT_SAVE,
-        threshold: ThresholdOpt = None,
-        working_size: WorkingSizeOpt = None,
-        fast: FastOpt = False,
-        weights: WeightsOpt = None,
-        device: DeviceOpt = "auto",
-        recursive: RecursiveOpt = False,
-        overwrite: OverwriteOpt = False,
-        json_output: JsonOpt = False,
     ) -> None:
         """Find where each photo is blurred and how: per-pixel blur map and kind (sharp / defocus / motion).
 
@@ -145,13 +125,10 @@ def register(app: typer.Typer) -> None:
         """
         outputs = parse_save(save)
 
-        from blurtool.cli._batch import run_batch
         from blurtool.errors import WeightsError
-        from blurtool.inference import BlurDetector
         from blurtool.io import read_image
 
-        detector = BlurDetector.from_weights(weights, device=device, threshold=threshold, working_size=working_size,
-                                             flip_average=flip_average_for(fast))
+        detector = shared.detector()
         if not detector.has_amount and "amount" in outputs:
             if save != DEFAULT_SAVE:
                 raise WeightsError("--save amount: these weights have no blur-amount channel")
@@ -167,9 +144,8 @@ def register(app: typer.Typer) -> None:
             write_outputs(job.outputs, image, res, writers)
             return {"width": image.shape[1], "height": image.shape[0], **res.summary()}
 
-        report = run_batch(
-            photos, process, outputs=outputs, out_dir=out, recursive=recursive, overwrite=overwrite,
-            json_output=json_output, description="Detecting blur",
+        report = shared.run(
+            process, outputs=outputs, description="Detecting blur",
             columns=[
                 ("blurred_fraction", "blurred", "{:.0%}"),
                 ("defocus_fraction", "defocus", "{:.0%}"),

@@ -7,20 +7,7 @@ from typing import Annotated
 
 import typer
 
-from blurtool.cli._batch import (
-    DeviceOpt,
-    FastOpt,
-    ImageFormat,
-    JsonOpt,
-    MapOpt,
-    OutDirOpt,
-    OverwriteOpt,
-    PhotosArg,
-    RecursiveOpt,
-    ThresholdOpt,
-    WeightsOpt,
-    WorkingSizeOpt,
-)
+from blurtool.cli._batch import FormatOpt, ImageFormat, SharedOptions, shared_options
 from blurtool.ops.magnify import MagnifyOptions
 
 _D = MagnifyOptions()
@@ -33,10 +20,9 @@ class Method(str, enum.Enum):
 
 def register(app: typer.Typer) -> None:
     @app.command("magnify")
+    @shared_options()
     def magnify_command(
-        photos: PhotosArg,
-        out: OutDirOpt = None,
-        map_: MapOpt = None,
+        shared: SharedOptions,
         strength: Annotated[str, typer.Option(
             "--strength", "-s",
             help="Largest added blur: a disk radius as a fraction of the image diagonal (0.015) or in pixels "
@@ -49,32 +35,20 @@ def register(app: typer.Typer) -> None:
             "--method", help="lens: bokeh-like disks, subject recomposed through its matte; gaussian: Ma et al.'s "
             "single Gaussian (sigma = radius / 2).",
         )] = Method.lens,
-        fmt: Annotated[ImageFormat, typer.Option(
-            "--format", help="png keeps the sharp pixels bit-identical to the photo; jpg makes smaller files.",
-        )] = ImageFormat.png,
-        threshold: ThresholdOpt = None,
-        weights: WeightsOpt = None,
-        device: DeviceOpt = "auto",
-        working_size: WorkingSizeOpt = None,
-        fast: FastOpt = False,
-        recursive: RecursiveOpt = False,
-        overwrite: OverwriteOpt = False,
-        json_output: JsonOpt = False,
+        fmt: FormatOpt = ImageFormat.png,
     ) -> None:
         """Magnify the defocus blur: blurred parts get more (lens-like) blur, the sharp subject stays untouched.
 
         Writes [bold]<stem>.magnified.png[/] (or .jpg). --threshold is the blur level that separates the subject
         for its matte (default: the model card's). Example: [cyan]blurtool magnify portrait.jpg -s 25px[/]
         """
-        from blurtool.cli._batch import MapProvider, run_batch
         from blurtool.io import read_image, sample_bits, write_image
         from blurtool.ops.magnify import magnify_blur, magnify_naive, max_radius, parse_strength
         from blurtool.ops.matting import MatteOptions, matte, warm_up
 
         frac, px = parse_strength(strength)
         options = MagnifyOptions(strength=frac, strength_px=px, sharp_below=sharp_below)
-        maps = MapProvider(map_path=map_, weights=weights, device=device, threshold=threshold,
-                           working_size=working_size, fast=fast)
+        maps = shared.maps()
         if method is Method.lens:
             warm_up()  # numba's one-off compilation / cache load, outside the per-photo work
 
@@ -93,9 +67,9 @@ def register(app: typer.Typer) -> None:
             changed = float((m.blur >= sharp_below).mean())
             return {"max_radius_px": round(radius, 1), "changed_fraction": changed, "note": note}
 
-        report = run_batch(
-            photos, process, outputs={"magnified": f".magnified.{fmt.value}"}, out_dir=out, recursive=recursive,
-            overwrite=overwrite, json_output=json_output, check=maps.check_photos, description="Magnifying",
+        report = shared.run(
+            process, outputs={"magnified": f".magnified.{fmt.value}"}, check=maps.check_photos,
+            description="Magnifying",
             columns=[("max_radius_px", "radius px", "{:.1f}"), ("changed_fraction", "changed", "{:.0%}"),
                      ("note", "note", None)],
         )

@@ -6,19 +6,7 @@ from typing import Annotated
 
 import typer
 
-from blurtool.cli._batch import (
-    DeviceOpt,
-    FastOpt,
-    JsonOpt,
-    MapOpt,
-    OutDirOpt,
-    OverwriteOpt,
-    PhotosArg,
-    RecursiveOpt,
-    ThresholdOpt,
-    WeightsOpt,
-    WorkingSizeOpt,
-)
+from blurtool.cli._batch import SharedOptions, shared_options
 from blurtool.ops.matting import MatteOptions
 
 _D = MatteOptions()
@@ -54,10 +42,9 @@ def load_background(spec: str):
 
 def register(app: typer.Typer) -> None:
     @app.command("matte")
+    @shared_options()
     def matte_command(
-        photos: PhotosArg,
-        out: OutDirOpt = None,
-        map_: MapOpt = None,
+        shared: SharedOptions,
         background: BackgroundOpt = None,
         band: Annotated[float, typer.Option(
             "--band", min=0.001, max=0.2,
@@ -67,14 +54,6 @@ def register(app: typer.Typer) -> None:
             "--max-pixels", min=10_000,
             help="Matting is solved at most at this many pixels; alpha is upsampled along the photo's edges.",
         )] = _D.max_pixels,
-        threshold: ThresholdOpt = None,
-        weights: WeightsOpt = None,
-        device: DeviceOpt = "auto",
-        working_size: WorkingSizeOpt = None,
-        fast: FastOpt = False,
-        recursive: RecursiveOpt = False,
-        overwrite: OverwriteOpt = False,
-        json_output: JsonOpt = False,
     ) -> None:
         """Matte the sharp subject: closed-form alpha matting (Levin et al. 2008) on a trimap from the blur map.
 
@@ -82,13 +61,11 @@ def register(app: typer.Typer) -> None:
         colour removed from the edge), and with [cyan]--background[/] [bold]<stem>.composite.jpg[/].
         Example: [cyan]blurtool matte portrait.jpg --background beach.jpg --out edits/[/]
         """
-        from blurtool.cli._batch import MapProvider, run_batch
         from blurtool.io import read_image, sample_bits, write_image, write_rgba
         from blurtool.ops.matting import composite, matte, warm_up
 
         bg = load_background(background) if background is not None else None
-        maps = MapProvider(map_path=map_, weights=weights, device=device, threshold=threshold,
-                           working_size=working_size, fast=fast)
+        maps = shared.maps()
         warm_up()  # numba's one-off compilation / cache load happens here, not inside the first photo's work
         outputs = {"alpha": ".alpha.png", "matte": ".matte.png"}
         if bg is not None:
@@ -105,9 +82,8 @@ def register(app: typer.Typer) -> None:
                 write_image(job.outputs["composite"], composite(result.foreground, result.alpha, bg))
             return {"method": result.method, "subject_fraction": float(result.alpha.mean()), "note": result.note}
 
-        report = run_batch(
-            photos, process, outputs=outputs, out_dir=out, recursive=recursive, overwrite=overwrite,
-            json_output=json_output, check=maps.check_photos, description="Matting",
+        report = shared.run(
+            process, outputs=outputs, check=maps.check_photos, description="Matting",
             columns=[("subject_fraction", "subject", "{:.0%}"), ("method", "method", None), ("note", "note", None)],
         )
         raise typer.Exit(report.exit_code)

@@ -6,18 +6,7 @@ from typing import Annotated
 
 import typer
 
-from blurtool.cli._batch import (
-    DeviceOpt,
-    FastOpt,
-    JsonOpt,
-    MapOpt,
-    OutDirOpt,
-    OverwriteOpt,
-    PhotosArg,
-    RecursiveOpt,
-    WeightsOpt,
-    WorkingSizeOpt,
-)
+from blurtool.cli._batch import SharedOptions, shared_options
 from blurtool.ops.segment import SegmentOptions
 
 _D = SegmentOptions()
@@ -27,10 +16,9 @@ OUTPUTS = {"mask": ".mask.png", "cutout": ".cutout.png"}
 
 def register(app: typer.Typer) -> None:
     @app.command("segment")
+    @shared_options(threshold=False)
     def segment(
-        photos: PhotosArg,
-        out: OutDirOpt = None,
-        map_: MapOpt = None,
+        shared: SharedOptions,
         iterations: Annotated[int, typer.Option("--iterations", min=1, max=50, help="GrabCut iterations.")] = (
             _D.iterations
         ),
@@ -51,13 +39,6 @@ def register(app: typer.Typer) -> None:
         max_pixels: Annotated[int, typer.Option(
             "--max-pixels", min=10_000, help="GrabCut runs at most at this many pixels; the mask is upsampled."
         )] = _D.max_pixels,
-        weights: WeightsOpt = None,
-        device: DeviceOpt = "auto",
-        working_size: WorkingSizeOpt = None,
-        fast: FastOpt = False,
-        recursive: RecursiveOpt = False,
-        overwrite: OverwriteOpt = False,
-        json_output: JsonOpt = False,
     ) -> None:
         """Cut out the sharp part of each photo: GrabCut refines the blur map into a mask (Ma et al. 2018).
 
@@ -65,7 +46,6 @@ def register(app: typer.Typer) -> None:
         blurred). Example: [cyan]blurtool segment photo.jpg --out cut/[/]  (or [cyan]--map photo.blur.png[/] to
         reuse a map saved by [cyan]blurtool detect[/]).
         """
-        from blurtool.cli._batch import MapProvider, run_batch
         from blurtool.io import read_image, sample_bits, write_image, write_rgba
         from blurtool.ops.segment import segment_sharp
 
@@ -75,8 +55,7 @@ def register(app: typer.Typer) -> None:
         )
         # segment uses Ma et al.'s fixed thresholds, not the model card's decision threshold; giving one here
         # lets --map work without loading any weights.
-        maps = MapProvider(map_path=map_, weights=weights, device=device, threshold=probably_sharp_below,
-                           working_size=working_size, fast=fast)
+        maps = shared.maps(threshold=probably_sharp_below)
 
         def process(job):
             image = read_image(job.path)
@@ -85,9 +64,8 @@ def register(app: typer.Typer) -> None:
             write_rgba(job.outputs["cutout"], image, result.mask.astype("float32"), bits=sample_bits(job.path))
             return {"method": result.method, "sharp_fraction": float(result.mask.mean()), "note": result.note}
 
-        report = run_batch(
-            photos, process, outputs=OUTPUTS, out_dir=out, recursive=recursive, overwrite=overwrite,
-            json_output=json_output, check=maps.check_photos, description="Segmenting",
+        report = shared.run(
+            process, outputs=OUTPUTS, check=maps.check_photos, description="Segmenting",
             columns=[("sharp_fraction", "sharp", "{:.0%}"), ("method", "method", None), ("note", "note", None)],
         )
         raise typer.Exit(report.exit_code)

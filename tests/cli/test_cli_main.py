@@ -21,7 +21,9 @@ from blurtool.cli._batch import (
     OverwriteOpt,
     PhotosArg,
     RecursiveOpt,
+    SharedOptions,
     run_batch,
+    shared_options,
 )
 from blurtool.errors import InputError
 
@@ -216,3 +218,42 @@ def test_library_parameters_are_shown_as_the_options_that_set_them():
         "--val-share 0:must be above 0; --crop 48: a multiple of 32; --p-frames, --xmp-rating"
     )
     assert options_named("no parameter named here, none `in` code") == "no parameter named here, none --in code"
+
+
+SHARED_TAIL = ["--weights", "--device", "--working-size", "--fast", "--recursive", "--overwrite", "--json"]
+
+
+@pytest.mark.parametrize(("command", "head", "threshold"), [
+    ("detect", ["photos", "--out"], True),
+    ("segment", ["photos", "--out", "--map"], False),
+    ("matte", ["photos", "--out", "--map"], True),
+    ("magnify", ["photos", "--out", "--map"], True),
+    ("deblur", ["photos", "--out", "--map"], True),
+])
+def test_photo_commands_share_their_options_in_one_order(command, head, threshold):
+    import typer.main
+
+    params = typer.main.get_command(app).get_command(None, command).params
+    names = [p.opts[0] if p.opts[0].startswith("-") else p.name for p in params]
+    own = names[len(head): len(names) - len(SHARED_TAIL) - threshold]
+    assert names == [*head, *own, *(["--threshold"] if threshold else []), *SHARED_TAIL]
+    assert own and "shared" not in names
+
+
+def test_shared_options_hand_the_command_one_object(tmp_path):
+    toy, got = typer.Typer(), []
+
+    @toy.command()
+    @shared_options(threshold=False)
+    def show(shared: SharedOptions, level: int = 3) -> None:
+        """The toy's help."""
+        got.append((shared, level))
+
+    r = runner.invoke(toy, ["a.jpg", "b.jpg", "--level", "5", "-o", str(tmp_path), "--map", "m", "--json", "-r"])
+    assert r.exit_code == 0, r.output
+    (shared, level), = got
+    assert level == 5 and shared.photos == ["a.jpg", "b.jpg"] and shared.out == tmp_path
+    assert shared.map_path == Path("m") and shared.json_output and shared.recursive and not shared.overwrite
+    assert shared.device == "auto" and shared.threshold is None and shared.weights is None
+    r = runner.invoke(toy, ["--help"])
+    assert "The toy's help." in r.stdout and "--threshold" not in r.stdout and "--working-size" in r.stdout
