@@ -4,20 +4,21 @@ measures and baseline of the deblurring benchmark (scaffolding of the measuremen
 The scripts run as ``python benchmarks/<name>.py`` from an install of the repository (``pip install -e ".[dev]"``):
 Python puts benchmarks/ on the path, so ``from common import ...`` works and blurtool is the installed package.
 
-Data: each script takes its folders as arguments; the default is ``DATA``, a ``shared/data`` folder beside the
-repository (``../shared/data`` from its root), laid out as in docs/benchmarks.md."""
+Data: each script takes its folders as arguments; the default is ``DATA``: $BLURTOOL_DATA if set, else a folder
+``shared/data`` in the repository's parent folder, laid out as in docs/benchmarks.md."""
 
 from __future__ import annotations
 
 import importlib.util
 import math
+import os
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = Path(os.environ.get("BLURTOOL_DATA") or REPO.parent / "shared" / "data")
 
 
 def load_test_helper(name: str) -> ModuleType:

@@ -48,15 +48,22 @@ def train_command(calibrate: bool = True, **options) -> None:
 
 
 def _calibrate_run(cfg: TrainConfig, console) -> None:
-    """The threshold of each weights file of the run, chosen on its held-out photos (as `blurtool calibrate`)."""
+    """The threshold of each weights file of the run, chosen on its held-out photos (as `blurtool calibrate`); best.pt
+    saved at the same step as latest-weights.pt holds the same weights and takes the same threshold."""
     from blurtool.calibration import calibrate_threshold, write_threshold
     from blurtool.inference import BlurDetector
 
+    calibrated = {}  # training step -> calibration
     for path in (Path(cfg.out) / "latest-weights.pt", Path(cfg.out) / "best.pt"):
-        if path.is_file():
-            cal = calibrate_threshold(BlurDetector.from_weights(path, device="auto"), cfg.data)
-            write_threshold(path, cal)
-            console.print(f"{path}: threshold {cal.threshold:.4f}, calibrated on {cal.images} held-out photos")
+        if not path.is_file():
+            continue
+        detector = BlurDetector.from_weights(path, device="auto")
+        step = detector.card.get("training", {}).get("steps")
+        if step not in calibrated:
+            calibrated[step] = calibrate_threshold(detector, cfg.data)
+        cal = calibrated[step]
+        write_threshold(path, cal)
+        console.print(f"{path}: threshold {cal.threshold:.4f}, calibrated on {cal.images} held-out photos")
 
 
 _CALIBRATE = inspect.Parameter(
