@@ -180,6 +180,25 @@ def evaluate(
 AMOUNT_MIN_SHARE = 0.05
 
 
+def amount_view(sample, working_size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A labelled photo as the amount is measured on it: (float32 RGB at the working size, bool mask of the pixels
+    sharp in the ground truth and textured, where a known kernel's blur is visible), or None when those pixels are
+    under AMOUNT_MIN_SHARE of the photo."""
+    import cv2
+
+    from .io import read_image
+    from .train.synth import textured
+
+    image, gt = read_image(sample.image), read_gt(sample.gt)
+    h, w = gt.shape
+    f = working_size / max(h, w)
+    shape = (max(1, round(w * f)), max(1, round(h * f)))
+    image = cv2.resize(image, shape, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    where = ~cv2.resize(gt.astype(np.uint8), shape, interpolation=cv2.INTER_NEAREST).astype(bool)
+    where &= textured(image)
+    return (image, where) if where.mean() >= AMOUNT_MIN_SHARE else None
+
+
 def evaluate_amount(
     detector,
     data_dir: str | os.PathLike,
@@ -197,32 +216,21 @@ def evaluate_amount(
 
     The detector needs ``has_amount`` and ``working_size`` and a ``predict(image, full_size=False)`` whose result has
     ``work_amount``."""
-    import cv2
-
     from .amount import to_reference
-    from .io import read_image
-    from .train.synth import textured
 
     if not getattr(detector, "has_amount", False):
         raise WeightsError("these weights have no blur-amount channel")
     samples = list_samples(data_dir, stems)
-    size = int(detector.working_size)
     crops = []
     for i, s in enumerate(samples):
-        image, gt = read_image(s.image), read_gt(s.gt)
-        h, w = gt.shape
-        f = size / max(h, w)
-        shape = (max(1, round(w * f)), max(1, round(h * f)))
-        image = cv2.resize(image, shape, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-        where = ~cv2.resize(gt.astype(np.uint8), shape, interpolation=cv2.INTER_NEAREST).astype(bool)
-        where &= textured(image)
-        if where.mean() >= AMOUNT_MIN_SHARE:
-            long_side = max(shape)
+        view = amount_view(s, int(detector.working_size))
+        if view is not None:
+            image, where = view
 
             def estimate(blurred):
                 return detector.predict(np.clip(blurred, 0, 1), full_size=False).work_amount
 
-            crops.append(M.progressive_case(image, where, estimate, to_reference(1.0, long_side)))
+            crops.append(M.progressive_case(image, where, estimate, to_reference(1.0, max(image.shape[:2]))))
         if on_image is not None:
             on_image(i + 1, len(samples), s.stem)
     scores = M.progressive_amount_scores(crops)

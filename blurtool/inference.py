@@ -268,6 +268,13 @@ class BlurDetector:
         # Test-time augmentation: also run the mirrored photo and average the two probability maps (twice the
         # network time). The network saw flips in training, so the two views disagree only where it is unsure.
         self.flip_average = bool(card.get("flip_average", False) if flip_average is None else flip_average)
+        # The amount's correction per blur kind against known kernels (blurtool calibrate), if the card has one.
+        self.amount_calibration = None
+        if card.get("amount_calibration") is not None:
+            try:
+                self.amount_calibration = amount_unit.AmountCalibration.from_card(card["amount_calibration"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise WeightsError(f"weights card: unusable amount_calibration ({e})") from None
         # Channels-last (NHWC) lets oneDNN run the depthwise convolutions of MobileNetV2 without reordering: about
         # 30 % less CPU time a pass (2 cores, torch 2.13); on CUDA it is the layout fp16 tensor cores want.
         self.model = model.to(self.device, memory_format=torch.channels_last).eval()
@@ -369,9 +376,13 @@ class BlurDetector:
         for i, p in enumerate(batch):
             h, w = p.work_hw
             amount = None
+            work_probs = np.ascontiguousarray(probs[i, :h, :w])
             if radius is not None:
-                amount = np.ascontiguousarray(amount_unit.to_reference(radius[i, :h, :w], max(h, w)))
-            out.append((np.ascontiguousarray(probs[i, :h, :w]), amount))
+                amount = amount_unit.to_reference(radius[i, :h, :w], max(h, w))
+                if self.amount_calibration is not None:
+                    amount = self.amount_calibration.apply(amount, work_probs)
+                amount = np.ascontiguousarray(amount)
+            out.append((work_probs, amount))
         return out
 
     def _finish(self, prep: _Prepared, work: tuple[np.ndarray, np.ndarray | None]) -> BlurResult:

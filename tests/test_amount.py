@@ -22,3 +22,51 @@ def test_png_round_trip_in_tenths_and_saturation():
     grey = amount.to_png(a)
     assert grey.dtype == np.uint8 and grey.tolist() == [[0, 0, 13, 255, 255]]
     np.testing.assert_allclose(amount.from_png(grey), [[0.0, 0.0, 1.3, 25.5, 25.5]])
+
+
+def _knots(pairs):
+    return tuple(float(a) for a, _ in pairs), tuple(float(b) for _, b in pairs)
+
+
+def test_a_calibration_curve_interpolates_in_log_space_and_never_saturates():
+    curve = amount.AmountCalibration(_knots([(0, 0), (3, 7), (15, 31)]), _knots([(0, 0), (1, 1)]))
+    probs = np.zeros((1, 5, 3), np.float32)
+    probs[..., 1] = 1.0  # defocus everywhere: the first curve
+    raw = np.array([[0.0, 3.0, 15.0, 63.0, -1.0]], np.float32)
+    out = curve.apply(raw, probs)
+    # Knots exactly; past the last knot the ratio of (1 + amount) is kept: (1 + 63) x 32 / 16 - 1; below 0 is 0.
+    np.testing.assert_allclose(out, [[0.0, 7.0, 31.0, 127.0, 0.0]], rtol=1e-5)
+    # Between knots: linear in log(1 + amount), so monotone.
+    mid = curve.apply(np.array([[1.0, 2.0]], np.float32), probs[:, :2])
+    assert 0 < mid[0, 0] < mid[0, 1] < 7
+
+
+def test_a_calibration_weighs_the_two_kinds_by_their_probabilities():
+    curve = amount.AmountCalibration(_knots([(0, 0), (10, 10)]), _knots([(0, 0), (10, 30)]))
+    probs = np.array([[[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.25, 0.25]]], np.float32)
+    out = curve.apply(np.full((1, 3), 10.0, np.float32), probs)
+    np.testing.assert_allclose(out, [[10.0, 30.0, 20.0]], rtol=1e-5)
+
+
+def test_a_card_round_trip_and_malformed_entries():
+    curve = amount.AmountCalibration(_knots([(0, 0), (2, 5)]), _knots([(0, 0), (4, 3)]), note="n")
+    assert amount.AmountCalibration.from_card(curve.to_card()) == curve
+    for bad in ({"defocus": [[0, 2], [0, 5]]},  # a kind missing
+                {"defocus": [[1, 2], [0, 5]], "motion": [[0, 1], [0, 1]]},  # not from (0, 0)
+                {"defocus": [[0, 2, 2], [0, 5, 6]], "motion": [[0, 1], [0, 1]]}):  # raw knots not increasing
+        with pytest.raises((KeyError, ValueError)):
+            amount.AmountCalibration.from_card(bad)
+
+
+def test_fit_curve_inverts_a_monotone_distortion():
+    rng = np.random.default_rng(0)
+    true = np.exp(rng.uniform(np.log(0.5), np.log(30), 400))
+    raw = 0.4 * true ** 1.3 * np.exp(rng.normal(0, 0.05, true.size))  # reads small blur low, large blur high
+    curve = amount.fit_curve(raw, true)
+    assert curve[0][0] == curve[1][0] == 0 and len(curve[0]) <= amount.CALIBRATION_KNOTS
+    assert np.all(np.diff(curve[0]) > 0) and np.all(np.diff(curve[1]) >= 0)
+    cal = amount.AmountCalibration(curve, curve)
+    probs = np.zeros((1, true.size, 3), np.float32)
+    probs[..., 1] = 1.0
+    est = cal.apply(raw[None].astype(np.float32), probs)[0]
+    assert np.median(np.abs(est - true) / true) < 0.1 < np.median(np.abs(raw - true) / true)

@@ -90,3 +90,93 @@ def test_write_threshold_stores_it_in_the_card_and_keeps_the_weights(tmp_path):
     after, card = load_weights(path)
     assert card["threshold"] == round(150 / 255, 4) and "2 photos" in card["threshold_note"]
     assert all((before.state_dict()[k] == v).all() for k, v in after.state_dict().items())
+
+
+# ------------------------------------------------------------------------------------------ blur amount
+@dataclass
+class FakeAmountResult:
+    work_amount: np.ndarray
+    work_probs: np.ndarray
+
+
+class FakeAmountDetector:
+    """Reads the blur amount from the loss of local contrast, deliberately wrong in scale: the fit must invert it.
+    Streaks (gradients along one axis only) are called motion."""
+
+    has_amount = True
+    working_size = 96
+
+    def __init__(self, val_stems):
+        self.card = {"training": {"val_stems": list(val_stems)}}
+        self.amount_calibration = "its own"  # must not be applied while fitting, and must be put back
+        self.seen = []
+
+    def predict(self, image, full_size=True):
+        assert self.amount_calibration is None
+        self.seen.append(image.shape)
+        g = image.mean(-1)
+        energy = cv2.blur(np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1)), (9, 9))
+        raw = np.clip(0.6 / (energy + 0.05) - 0.5, 0, None).astype(np.float32)
+        probs = np.zeros((*g.shape, 3), np.float32)
+        probs[..., 1] = 1.0
+        return FakeAmountResult(raw, probs)
+
+
+def _textured_photo(folder, stem, seed):
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "gt").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    img = cv2.resize(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8), (128, 96), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(folder / "images" / f"{stem}.png"), img)
+    cv2.imwrite(str(folder / "gt" / f"{stem}.png"), np.zeros((96, 128), np.uint8))
+
+
+def test_the_amount_is_fitted_on_training_photos_and_checked_half_against_half(tmp_path, monkeypatch):
+    import blurtool.calibration as C
+
+    monkeypatch.setattr(C, "AMOUNT_PHOTOS_PER_FOLDER", 6)
+    for i in range(7):
+        _textured_photo(tmp_path, f"sharp{i:04d}", i)
+    det = FakeAmountDetector(["sharp0006"])  # held out: the amount benchmark's, never fitted on
+
+    fit = C.calibrate_amount(det, [tmp_path])
+
+    assert fit.photos == 6 and fit.folders == {str(tmp_path): 6} and det.amount_calibration == "its own"
+    assert fit.readings == 6 * (1 + 2 * C.AMOUNT_KERNELS_PER_KIND) == len(det.seen)
+    assert all(shape[:2] == (72, 96) for shape in det.seen)  # at the working size
+    for half in fit.halves:  # a curve fitted on three photos reads the other three far better than the raw amount
+        assert half["fitted_on"] == half["tested_on"] == 3
+        assert half["calibrated"]["mae"] < 0.5 * half["raw"]["mae"]
+        assert half["calibrated"]["level_accuracy"] >= half["raw"]["level_accuracy"]
+    raw, cal = fit.calibration.defocus
+    assert raw[0] == cal[0] == 0 and list(raw) == sorted(raw) and list(cal) == sorted(cal)
+
+
+def test_an_amount_calibration_needs_an_amount_channel(tmp_path):
+    from blurtool.calibration import calibrate_amount
+    from blurtool.errors import WeightsError
+
+    with pytest.raises(WeightsError, match="amount"):
+        calibrate_amount(FakeDetector([]), [tmp_path])
+
+
+def test_write_amount_stores_a_calibration_the_detector_applies(tmp_path):
+    from blurtool.amount import AmountCalibration
+    from blurtool.calibration import AmountFit, write_amount
+    from blurtool.inference import BlurDetector
+
+    path = tmp_path / "m.pt"
+    save_weights(path, create_model(amount_head=True), {"threshold": 0.5, "working_size": 64})
+    curve = AmountCalibration(((0.0, 2.0), (0.0, 4.0)), ((0.0, 2.0), (0.0, 6.0)))
+    write_amount(path, AmountFit(curve, photos=5, readings=35, folders={}, halves=[]))
+    _, card = load_weights(path)
+    assert card["amount_calibration"]["defocus"] == [[0.0, 2.0], [0.0, 4.0]] and "5 photos" in card[
+        "amount_calibration"]["note"]
+    det = BlurDetector.from_weights(path, device="cpu")
+    assert det.amount_calibration.defocus == curve.defocus and det.amount_calibration.motion == curve.motion
+    # The maps it gives are the raw amount through the curve: compare with the same network uncalibrated.
+    img = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+    calibrated = det.predict(img, full_size=False)
+    det.amount_calibration = None
+    raw = det.predict(img, full_size=False)
+    np.testing.assert_allclose(calibrated.work_amount, curve.apply(raw.work_amount, raw.work_probs), rtol=1e-5)

@@ -235,3 +235,18 @@ def test_the_amount_is_reported_relative_to_the_photo_and_summarised_over_blurre
     both = BlurDetector(AmountNet(), CARD, device="cpu", flip_average=True).predict(img)
     assert np.median(both.amount[:, 200:]) == pytest.approx(31.25, rel=1e-3)
     assert "amount" not in BlurDetector(FakeNet(), CARD, device="cpu").predict(img).summary()
+
+
+def test_an_amount_calibration_in_the_card_corrects_the_amount_and_a_broken_one_is_refused():
+    from blurtool.errors import WeightsError
+
+    img = half_blurred(240, 320)
+    plain = BlurDetector(AmountNet(), CARD, device="cpu").predict(img, full_size=False)
+    card = {**CARD, "amount_calibration": {"defocus": [[0, 31.25], [0, 10.0]], "motion": [[0, 31.25], [0, 20.0]]}}
+    det = BlurDetector(AmountNet(), card, device="cpu")
+    res = det.predict(img, full_size=False)
+    np.testing.assert_allclose(res.work_amount, det.amount_calibration.apply(plain.work_amount, plain.work_probs))
+    assert 10.0 <= np.median(res.work_amount[:, 80:]) <= 20.0  # 31.25 px read as between the two curves' 10 and 20
+    for broken in ({"defocus": [[0, 1]]}, {"defocus": [[0, 1], [0]], "motion": [[0, 1], [0, 1]]}, "curve"):
+        with pytest.raises(WeightsError, match="amount_calibration"):
+            BlurDetector(AmountNet(), {**CARD, "amount_calibration": broken}, device="cpu")

@@ -31,8 +31,8 @@ def _option_for(f: dataclasses.Field) -> inspect.Parameter:
 
 def train_command(calibrate: bool = True, **options) -> None:
     """Train the blur network on labelled photo folders and video frames (CPU or CUDA); checkpoints in --out,
-    resumable; --init continues from a weights file; the weights' threshold is then calibrated on the held-out
-    photos."""
+    resumable; --init continues from a weights file; the weights are then calibrated (threshold on the
+    held-out photos, blur amount on training photos)."""
     from rich.console import Console
 
     from blurtool.train.loop import train
@@ -48,30 +48,34 @@ def train_command(calibrate: bool = True, **options) -> None:
 
 
 def _calibrate_run(cfg: TrainConfig, console) -> None:
-    """The threshold of each weights file of the run, chosen on its held-out photos (as `blurtool calibrate`); best.pt
-    saved at the same step as latest-weights.pt holds the same weights and takes the same threshold."""
-    from blurtool.calibration import calibrate_threshold, write_threshold
-    from blurtool.inference import BlurDetector
+    """Each weights file of the run calibrated as `blurtool calibrate` does (threshold on its held-out photos, blur
+    amount on training photos); best.pt saved at the same step as latest-weights.pt holds the same weights and takes
+    the same calibration."""
+    from blurtool.calibration import calibrate_weights, write_amount, write_threshold
+    from blurtool.weights import load_weights
 
-    calibrated = {}  # training step -> calibration
+    calibrated = {}  # training step -> calibrate_weights' result
     for path in (Path(cfg.out) / "latest-weights.pt", Path(cfg.out) / "best.pt"):
         if not path.is_file():
             continue
-        detector = BlurDetector.from_weights(path, device="auto")
-        step = detector.card.get("training", {}).get("steps")
+        step = load_weights(path)[1].get("training", {}).get("steps")
         if step not in calibrated:
-            calibrated[step] = calibrate_threshold(detector, cfg.data)
-        cal = calibrated[step]
-        write_threshold(path, cal)
-        console.print(f"{path}: threshold {cal.threshold:.4f}, calibrated on {cal.images} held-out photos")
+            calibrated[step] = calibrate_weights(path, cfg.data, write=False)
+        done = calibrated[step]
+        write_threshold(path, done["threshold"])
+        if done["amount"] is not None:
+            write_amount(path, done["amount"])
+        console.print(f"{path}: threshold {done['threshold'].threshold:.4f}, calibrated on "
+                      f"{done['threshold'].images} held-out photos" + ("" if done["amount"] is None else
+                      f"; blur amount on {done['amount'].photos} training photos"))
 
 
 _CALIBRATE = inspect.Parameter(
     "calibrate", inspect.Parameter.KEYWORD_ONLY, default=True,
     annotation=Annotated[bool, typer.Option(
         "--calibrate/--no-calibrate",
-        help="After training, choose the threshold of the run's weights files on the held-out photos and store it "
-        "in their cards (as `blurtool calibrate`).",
+        help="After training, calibrate the run's weights files (threshold on the held-out photos, blur amount on "
+        "training photos) and store it in their cards (as `blurtool calibrate`).",
     )],
 )
 train_command.__signature__ = inspect.Signature(
