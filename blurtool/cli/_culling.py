@@ -139,9 +139,10 @@ def default_log(dest: Path | None) -> Path:
 
 
 def xmp_step(records, *, mapping, naming, embed: bool, overwrite: bool, dry_run: bool, log: Path, detector,
-             err, say_log: bool = True) -> tuple[list[str], bool]:
+             err, say_log: bool = True, would_create: set | None = None) -> tuple[list[str], bool]:
     """Plan and (unless dry_run) write the XMP of every record; -> (failure messages, interrupted). ``say_log``:
-    print the undo command (sorting into folders prints it otherwise, for the same log)."""
+    print the undo command (sorting into folders prints it otherwise, for the same log). ``would_create``: filled,
+    on a dry run, with the absolute paths of the sidecars it would create (which a sort would then take along)."""
     from rich.markup import escape
 
     from blurtool import __version__
@@ -161,6 +162,8 @@ def xmp_step(records, *, mapping, naming, embed: bool, overwrite: bool, dry_run:
         if dry_run:
             for ch in plan.changes:
                 err.print(f"would {escape(ch.describe())}")
+                if would_create is not None and not ch.exists and not ch.embedded:
+                    would_create.add(Path(ch.path).absolute())
             err.print(f"dry run: {len(plan.changes)} XMP file(s) would be written, {len(plan.unchanged)} already "
                       "up to date; nothing changed")
             return failures, False

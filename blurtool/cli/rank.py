@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated
 
@@ -422,11 +423,13 @@ def register(app: typer.Typer) -> None:
         ordered = sort_records(records, by.value, reverse)
         shown = ordered[:top] if top is not None else ordered
         interrupted = False
+        new_sidecars: set[Path] = set()  # on a dry run, those --xmp would create: a dry-run sort plans them too
         # XMP first, beside the photos where they are: sorting then takes each sidecar along with its photo.
         if xmp and records:
             xmp_failures, interrupted = cull.xmp_step(
                 ordered, mapping=mapping, naming=xmp_naming, embed=xmp_embed, overwrite=overwrite_ratings,
-                dry_run=dry_run, log=log, detector=detector, err=err, say_log=dest is None)
+                dry_run=dry_run, log=log, detector=detector, err=err, say_log=dest is None,
+                would_create=new_sidecars)
             failures += xmp_failures
         # Sorting into folders comes before the outputs, so that they can say where each photo went (and the
         # contact sheet links to, and reads thumbnails from, the photos' new places).
@@ -434,7 +437,7 @@ def register(app: typer.Typer) -> None:
         to_sort = [r for r in ordered if cull.is_alternate(r)] if alternates_only else ordered
         if dest is not None and to_sort and not interrupted:
             sort_failures, placed, interrupted = _sort_into(dest, "move" if move is not None else "copy", to_sort,
-                                                            degree_threshold, dry_run, log, err)
+                                                            degree_threshold, dry_run, log, err, new_sidecars)
             failures += sort_failures
         if json_output:
             import json
@@ -461,8 +464,10 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(130 if interrupted else 1)
 
 
-def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, log: Path | None, err):
-    """Move/copy every record into dest/<group>/; -> (failure messages, {record path: new path}, interrupted)."""
+def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, log: Path | None, err,
+               pending: Collection[Path] = ()):
+    """Move/copy every record into dest/<group>/; -> (failure messages, {record path: new path}, interrupted).
+    ``pending``: sidecars not written yet (a dry run's) that the plan takes along as if they were there."""
     from collections import Counter
 
     from rich.markup import escape
@@ -471,7 +476,7 @@ def _sort_into(dest: Path, mode: str, records, degree_threshold, dry_run: bool, 
     from blurtool.library import sort_groups
     from blurtool.library.sort import execute_sort, plan_sort
 
-    plan = plan_sort(sort_groups(records, degree_threshold, shots=True), dest)
+    plan = plan_sort(sort_groups(records, degree_threshold, shots=True), dest, pending)
     # plan_sort works on absolute paths; records keep the paths as given.
     given = {f.absolute(): f for r in records for f in r.files}
     riders = {f.absolute() for r in records for f in r.companions}

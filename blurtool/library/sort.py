@@ -30,7 +30,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,11 +80,12 @@ def candidate_names(dst: Path) -> Iterator[Path]:
         i += 1
 
 
-def sidecars_of(files: Sequence[Path], listing=None) -> list[Path]:
+def sidecars_of(files: Sequence[Path], listing=None, pending: Collection[Path] = ()) -> list[Path]:
     """The XMP sidecars beside a shot's files, which travel with them: ``photo.ext.xmp`` (darktable, digiKam) of
     each file, and ``photo.xmp`` (Lightroom, Capture One) when every file of that stem in the folder is in the shot
     (a ``photo.xmp`` shared with another photo, ``a.jpg`` beside ``a.png``, stays where it is).
-    ``listing(folder)``: the folder's names (a cache, for many photos of one folder)."""
+    ``listing(folder)``: the folder's names (a cache, for many photos of one folder). ``pending``: sidecars that do
+    not exist yet but will when the plan runs (those ``rank --xmp --dry-run`` would create), taken as if they did."""
     files = [Path(f) for f in files]
     names = {(f.parent, f.name) for f in files}
     seen: set[tuple[int, int]] = set()
@@ -94,6 +95,8 @@ def sidecars_of(files: Sequence[Path], listing=None) -> list[Path]:
         try:
             st = os.stat(p)
         except OSError:
+            if p in pending and (p.parent, p.name) not in names and p not in out:
+                out.append(p)
             return
         key = (st.st_dev, st.st_ino)  # a.jpg.xmp and a.jpg.XMP are one file on a case-insensitive file system
         if key not in seen and (p.parent, p.name) not in names and os.path.isfile(p):
@@ -104,7 +107,8 @@ def sidecars_of(files: Sequence[Path], listing=None) -> list[Path]:
         for ext in (".xmp", ".XMP"):
             add(f.with_name(f.name + ext))
     for folder, stem in dict.fromkeys((f.parent, f.stem) for f in files):
-        here = [folder / (stem + ext) for ext in (".xmp", ".XMP") if os.path.isfile(folder / (stem + ext))]
+        here = [folder / (stem + ext) for ext in (".xmp", ".XMP")
+                if os.path.isfile(folder / (stem + ext)) or folder / (stem + ext) in pending]
         if not here:
             continue
         listed = listing(folder) if listing is not None else os.listdir(folder)
@@ -116,12 +120,13 @@ def sidecars_of(files: Sequence[Path], listing=None) -> list[Path]:
     return out
 
 
-def plan_sort(items: Iterable[tuple[Path | str | Sequence[Path | str], str]], dest: Path | str) -> list[Transfer]:
+def plan_sort(items: Iterable[tuple[Path | str | Sequence[Path | str], str]], dest: Path | str,
+              pending: Collection[Path] = ()) -> list[Transfer]:
     """Plan ``src -> dest/group/name`` for each ``(src, group)``; names clashing on disk or in the plan get a suffix.
 
     ``src`` may be a sequence of files of one shot (a RAW and its JPEG): they go to the same folder with the same
     suffix (the first one free for all of them), so that they still share a stem there. The XMP sidecars of each file
-    (:func:`sidecars_of`) go with them the same way.
+    (:func:`sidecars_of`; ``pending``: absolute paths of sidecars still to be written) go with them the same way.
     Refuses a destination inside which a source lies in a group folder of the same name (sorting twice into the same
     place would move a photo onto itself).
     """
@@ -133,7 +138,7 @@ def plan_sort(items: Iterable[tuple[Path | str | Sequence[Path | str], str]], de
     listing = functools.lru_cache(maxsize=64)(lambda folder: tuple(os.listdir(folder)))
     for src, group in items:
         files = [Path(f).absolute() for f in ([src] if isinstance(src, (str, os.PathLike)) else src)]
-        files += sidecars_of(files, listing)  # a photo manager's edits and ratings go where the photo goes
+        files += sidecars_of(files, listing, pending)  # a photo manager's edits and ratings go where the photo goes
         if not group or "/" in group or "\\" in group or group in (".", ".."):
             raise InputError(f"invalid group folder name {group!r} for {files[0]}")
         if files[0].parent == dest / group:

@@ -221,3 +221,21 @@ def test_bursts_go_into_xmp(tmp_path, sharpness, shoot, monkeypatch):
     assert r.exit_code == 0, r.output
     again = read_back(frames[3].with_name(frames[3].name + ".xmp"))[frames[3].name + ".xmp"]
     assert "XMP-blurtool:Burst" not in again and "XMP-xmp:Label" not in again or again["XMP-xmp:Label"] == "Red"
+
+
+@needs_exiftool
+def test_xmp_move_dry_run_plans_the_sidecars_xmp_would_create(tmp_path, fake, monkeypatch):
+    # `--xmp --move --dry-run` shows the sidecars that --xmp would create moving with their photos, as the real run
+    # moves them: the plan and its count are the real run's, not only the sidecars already there.
+    library(tmp_path / "lib")
+    (tmp_path / "lib" / "shake.png.xmp").write_text(DARKTABLE_SIDECAR)
+    monkeypatch.chdir(tmp_path)
+    dest = tmp_path / "sorted"
+    r = run(tmp_path / "lib", "--xmp", "--dry-run", "--move", dest)
+    assert r.exit_code == 0, r.output
+    planned = {line.split(" -> ")[1] for line in r.stderr.splitlines() if line.startswith("would move ")}
+    assert "dry run: 4 photo(s) (+4 XMP sidecar(s)) would be moved" in r.stderr, r.stderr
+    r = run(tmp_path / "lib", "--xmp", "--move", dest, "--log", tmp_path / "run.jsonl")
+    assert r.exit_code == 0, r.output
+    assert "moved 4 photo(s) (+4 XMP sidecar(s))" in r.stderr
+    assert planned == {str(p) for p in dest.rglob("*") if p.is_file() and p.parent != dest}
