@@ -360,6 +360,10 @@ def write_xmp(plan: XmpPlan | Sequence[XmpChange], et: ExifTool, log, backup_dir
 
     def fail(ch: XmpChange, e: Exception) -> None:
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        for name in (f"{ch.path.absolute()}: ", f"{ch.path}: "):  # the caller names the file: once is enough
+            if why.startswith(name):
+                why = why[len(name):]
+                break
         report.failed.append((ch.path, why))
         if on_failed is not None:
             on_failed(ch.path, why)
@@ -434,6 +438,14 @@ def _begin(ch: XmpChange, backup_dir: Path | None) -> dict:
     return rec
 
 
+def _without_names(line: str, *paths: Path) -> str:
+    """ExifTool's message without the ``" - FILE"`` it ends with: the error line names the file already."""
+    for p in paths:
+        if line.endswith(f" - {p}"):
+            return line[: -len(f" - {p}")]
+    return line
+
+
 def _replace(ch: XmpChange, rec: dict, et: ExifTool) -> str:
     """ExifTool writes the new version beside the target, which then replaces it; -> its sha256."""
     target, tmp = Path(rec["path"]), Path(rec["tmp"])
@@ -446,7 +458,8 @@ def _replace(ch: XmpChange, rec: dict, et: ExifTool) -> str:
             args = ["-o", str(tmp), *sets, str(target)]
         out, err = et.execute(args)
         if not tmp.is_file():
-            why = " ".join(line.strip() for line in (err or out).splitlines() if line.strip()) or "no file written"
+            why = "; ".join(_without_names(line.strip(), target, tmp) for line in (err or out).splitlines()
+                            if line.strip()) or "no file written"
             raise ExifToolError(f"{target}: ExifTool could not write it ({why})")
         # Someone (the photo manager) changed the file while ExifTool read it: do not replace their version.
         if not rec["created"] and list(_signature(target)) != rec["signature"]:

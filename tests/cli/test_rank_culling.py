@@ -239,3 +239,21 @@ def test_xmp_move_dry_run_plans_the_sidecars_xmp_would_create(tmp_path, fake, mo
     assert r.exit_code == 0, r.output
     assert "moved 4 photo(s) (+4 XMP sidecar(s))" in r.stderr
     assert planned == {str(p) for p in dest.rglob("*") if p.is_file() and p.parent != dest}
+
+
+@needs_exiftool
+def test_an_unreadable_sidecar_is_one_line_naming_it_once(tmp_path, fake, monkeypatch):
+    # ExifTool's own message ends each line with the file's name, and the reason repeated the path before it: the
+    # error line named the sidecar four times. Now once, with ExifTool's reason, and the batch goes on.
+    lib = library(tmp_path / "lib")
+    broken = tmp_path / "lib" / "shake.png.xmp"
+    broken.write_text('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf'
+                      '-syntax-ns#"><rdf:Description rdf:about="" ')
+    before = broken.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    r = run(tmp_path / "lib", "--xmp")
+    assert r.exit_code == 1, r.output
+    bad = [x for x in r.stderr.splitlines() if "XMP not written" in x]
+    assert bad and all(x.count(str(broken)) == 1 and ".blurtool-tmp" not in x for x in bad), bad
+    assert "ExifTool could not write it" in bad[0] and "format error" in bad[0].lower()
+    assert broken.read_bytes() == before and (tmp_path / "lib" / "sharp.png.xmp").is_file() and lib
