@@ -150,7 +150,7 @@ def xmp_step(records, *, mapping, naming, embed: bool, overwrite: bool, dry_run:
     from blurtool.library import weights_sha256
     from blurtool.library.exiftool import ExifTool
     from blurtool.library.sort import _Log
-    from blurtool.library.xmp import plan_xmp, write_xmp
+    from blurtool.library.xmp import XmpReport, plan_xmp, write_xmp
 
     failures: list[str] = []
     with ExifTool(needed_for=XMP_NEEDS_EXIFTOOL) as et:
@@ -167,12 +167,15 @@ def xmp_step(records, *, mapping, naming, embed: bool, overwrite: bool, dry_run:
             err.print(f"dry run: {len(plan.changes)} XMP file(s) would be written, {len(plan.unchanged)} already "
                       "up to date; nothing changed")
             return failures, False
-        log_ = _Log(log)
-        try:
-            rep = write_xmp(plan, et, log_, backup_dir=log.with_name(log.stem + ".originals"),
-                            on_failed=lambda p, why: print_error(f"{p}: XMP not written ({why})", err))
-        finally:
-            log_.close()
+        if plan.changes:
+            log_ = _Log(log)
+            try:
+                rep = write_xmp(plan, et, log_, backup_dir=log.with_name(log.stem + ".originals"),
+                                on_failed=lambda p, why: print_error(f"{p}: XMP not written ({why})", err))
+            finally:
+                log_.close()
+        else:
+            rep = XmpReport()  # nothing to write: no log either (a run that changes nothing leaves no file)
     failures += [f"{p}: XMP not written ({why})" for p, why in rep.failed]
     created = sum(1 for c in rep.done if not c.exists)
     kept = sum(1 for c in rep.done if c.kept)

@@ -257,3 +257,19 @@ def test_an_unreadable_sidecar_is_one_line_naming_it_once(tmp_path, fake, monkey
     assert bad and all(x.count(str(broken)) == 1 and ".blurtool-tmp" not in x for x in bad), bad
     assert "ExifTool could not write it" in bad[0] and "format error" in bad[0].lower()
     assert broken.read_bytes() == before and (tmp_path / "lib" / "sharp.png.xmp").is_file() and lib
+
+
+@needs_exiftool
+def test_a_second_xmp_run_that_changes_nothing_leaves_no_log(tmp_path, fake, monkeypatch):
+    # The log lands in the current folder with --xmp alone; a run with every sidecar up to date left an empty one
+    # there each time, without saying so.
+    library(tmp_path / "lib")
+    monkeypatch.chdir(tmp_path)
+    assert run(tmp_path / "lib", "--xmp").exit_code == 0
+    logs = set(tmp_path.glob("blurtool-rank-*.jsonl"))
+    assert len(logs) == 1
+    for log in logs:
+        log.rename(tmp_path / "first.jsonl")
+    r = run(tmp_path / "lib", "--xmp")
+    assert r.exit_code == 0 and "0 written (0 new sidecar(s)), 4 already up to date" in r.stderr, r.output
+    assert not list(tmp_path.glob("blurtool-rank-*.jsonl")) and "undo with" not in r.stderr
