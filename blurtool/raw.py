@@ -87,7 +87,7 @@ class _Raw:
             raise InputError(f"{path}: reading RAW photos needs LibRaw, which is not installed: {INSTALL_HINT}")
         self.rawpy = rawpy
         self.path = path
-        self.raw = self._call(rawpy.imread, str(path))
+        self.raw = self._call(rawpy.imread, str(path), opening=True)
 
     def __enter__(self):
         return self
@@ -95,7 +95,7 @@ class _Raw:
     def __exit__(self, *exc) -> None:
         self.raw.close()
 
-    def _call(self, fn, *args, **kwargs):
+    def _call(self, fn, *args, opening: bool = False, **kwargs):
         rawpy, path = self.rawpy, self.path
         try:
             return fn(*args, **kwargs)
@@ -108,6 +108,8 @@ class _Raw:
         except (rawpy.LibRawTooBigError, rawpy.LibRawUnsufficientMemoryError, MemoryError):
             raise InputError(f"{path}: not enough memory to decode this RAW photo") from None
         except (rawpy.LibRawIOError, rawpy.LibRawDataError) as e:
+            if opening:  # LibRaw could not read even the header: a few bytes, or not a RAW photo at all
+                raise InputError(f"{path}: not a RAW photo, or cut off before its header ({_text(e)})") from None
             raise InputError(f"{path}: truncated or corrupt RAW data ({_text(e)})") from None
         except rawpy.LibRawError as e:
             raise InputError(f"{path}: cannot decode this RAW photo ({_text(e)})") from None
