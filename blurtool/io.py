@@ -87,7 +87,7 @@ MASK_EXTENSIONS = frozenset({".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg"})
 # AVIF with a Pillow built with it.
 _FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "WEBP", "HEIF", "AVIF")
 _FORMAT_NAMES = "JPEG, PNG, TIFF, BMP, WebP, HEIC, AVIF or camera RAW"
-HEIF_INSTALL_HINT = 'pip install "blurtool[heic]"'
+HEIF_INSTALL_HINT = 'pip install pillow-heif "pillow>=11.3" (the "heic" extra of blurtool)'
 
 # Kind map colours (RGB), indexed by Kind, as in Kim et al. 2019 (DMENet): black sharp, red defocus, blue motion.
 KIND_COLOURS = np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255]], dtype=np.uint8)

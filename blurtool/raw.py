@@ -1,4 +1,4 @@
-"""Camera RAW files through LibRaw (the optional ``rawpy`` package: ``pip install "blurtool[raw]"``).
+"""Camera RAW files through LibRaw (the optional ``rawpy`` package: ``pip install rawpy``, the "raw" extra).
 
 `blurtool.io.read_image` calls :func:`read_raw` for a file with a RAW extension (:data:`RAW_EXTENSIONS`); nothing
 else in blurtool needs to know about RAW files. Two ways to get pixels:
@@ -46,7 +46,7 @@ RAW_EXTENSIONS = frozenset({
     ".pef", ".srw", ".x3f", ".3fr", ".fff", ".iiq", ".mef", ".mos", ".erf", ".dcr", ".kdc", ".mrw",
 })
 
-INSTALL_HINT = 'pip install "blurtool[raw]"'
+INSTALL_HINT = 'pip install rawpy (the "raw" extra of blurtool)'
 
 # Previews and the RAW's visible area differ by a few pixels of margin (a Nikon's 6048 x 4024 sensor area against
 # its 6000 x 4000 preview is 0.2 %); a crop to another format in the camera changes the ratio by 11 % (3:2 -> 16:9)

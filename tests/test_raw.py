@@ -163,7 +163,7 @@ def test_raw_without_libraw_says_what_to_install(tmp_path, monkeypatch):
     path = write_dng(tmp_path / "a.dng", scene())
     monkeypatch.setattr(raw, "_rawpy", lambda: None)
     for read in (read_image, image_size):
-        with pytest.raises(InputError, match=r'pip install "blurtool\[raw\]"'):
+        with pytest.raises(InputError, match=r'not installed: pip install rawpy'):
             read(path)
 
 
