@@ -115,7 +115,7 @@ def _bad_files(tmp_path):
     (tmp_path / "huge.png").write_bytes(png_claiming(20000, 15000))  # 300 MP claimed by a 100-byte file
     cases["huge.png"] = ("too large", None)
     (tmp_path / "camera.cr3").write_bytes(b"\x00" * 64 + b"not the raw data of any camera LibRaw knows" * 4)
-    cases["camera.cr3"] = ("unsupported RAW file" if _has("rawpy") else 'pip install "blurtool[raw]"', None)
+    cases["camera.cr3"] = ("unsupported RAW file" if _has("rawpy") else 'pip install rawpy', None)
     if _has("rawpy") and _has("tifffile"):
         from raw_files import write_dng
 
@@ -124,7 +124,7 @@ def _bad_files(tmp_path):
         (tmp_path / "cut.dng").write_bytes(dng[: len(dng) // 2])
         cases["cut.dng"] = ("truncated or corrupt RAW data", None)
     (tmp_path / "cut.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 40)
-    cases["cut.heic"] = ("truncated or corrupt HEIF" if _has("pillow_heif") else 'pip install "blurtool[heic]"', None)
+    cases["cut.heic"] = ("truncated or corrupt HEIF" if _has("pillow_heif") else 'pip install pillow-heif', None)
     return cases
 
 
@@ -268,4 +268,4 @@ def test_detect_reads_raw_and_heic_and_a_missing_decoder_is_one_line(weights, ph
     assert r.exit_code == 1
     assert [x["status"] for x in map(json.loads, r.stdout.splitlines())] == ["ok", "ok", "failed"]
     errs = [line for line in r.stderr.splitlines() if line.startswith("error:")]
-    assert len(set(errs)) == 1 and 'pip install "blurtool[heic]"' in errs[0] and "phone.heic" in errs[0]
+    assert len(set(errs)) == 1 and 'pip install pillow-heif' in errs[0] and "phone.heic" in errs[0]
