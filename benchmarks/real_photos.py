@@ -13,7 +13,8 @@ only ever measured on photos it did not see; the GoPro pairs are scenes the trai
 4. GoPro pairs (18 real motion-blurred frames with their sharp middle frame): F1 of "blurred" against the pixels
    the blur visibly changed (the training labels' rule: flat unchanged pixels do not count) and the share of the
    pixels called blurred that are called motion.
-5. `rank` verdicts, with what a photographer would call right: all-sharp photos -> no-blur; SZU-BD defocus photos
+5. `rank` verdicts, as `blurtool rank` gives them (one network pass; also with `--flip-average`, the photo and its
+   mirror, as the maps above are made), with what a photographer would call right: all-sharp photos -> no-blur; SZU-BD defocus photos
    (a sharp subject on bokeh) -> good-blur; GoPro blurred frames -> bad-blur; the all-sharp photos shaken
    (a camera-shake kernel, 15-25 px at the working scale) or misfocused (a disk, radius 6 px) -> bad-blur; and
    slightly soft (a disk, radius 1.5 px: details still visible) -> ok-blur.
@@ -85,6 +86,12 @@ def verdict_of(det, result) -> str:
     return verdict(score_maps(result.blur, result.kind, det.threshold, amount=amount))[0].value
 
 
+def judge(rank_det, det, image: np.ndarray, result=None) -> tuple[str, str]:
+    """The verdict as `blurtool rank` gives it (one pass) and with `--flip-average` (`det`'s photo + mirror)."""
+    result = predict(det, image) if result is None else result
+    return verdict_of(rank_det, predict(rank_det, image)), verdict_of(det, result)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None)
@@ -98,10 +105,12 @@ def main() -> None:
     args = ap.parse_args()
     data = Path(args.data)
     det = BlurDetector.from_weights(args.weights, "cpu", working_size=args.working_size)
+    # `blurtool rank` runs one pass by default (speed for a library); the maps above use the card's mirror pass.
+    rank_det = BlurDetector.from_weights(args.weights, "cpu", working_size=args.working_size, flip_average=False)
     card = json.loads(Path(args.stems_from).read_text()) if args.stems_from else det.card
     HELD_OUT[:] = val_stems(card)
     res: dict = {"weights": det.card.get("path"), "threshold": det.threshold, "working_size": det.working_size}
-    verdicts: dict[str, list[tuple[str, str]]] = {k: [] for k in EXPECTED}
+    verdicts: dict[str, list[tuple[str, tuple[str, str]]]] = {k: [] for k in EXPECTED}
 
     res["cuhk_val"] = cuhk_like(det, data / "cuhk-train")
     print("CUHK validation", json.dumps(res["cuhk_val"]), flush=True)
@@ -115,15 +124,15 @@ def main() -> None:
         image = read_image(next((sharp_dir / "images").glob(stem + ".*")))
         r = predict(det, image)
         shares[stem] = float(r.mask.mean())
-        verdicts["all-sharp"].append((stem, verdict_of(det, r)))
+        verdicts["all-sharp"].append((stem, judge(rank_det, det, image, r)))
         # Shaken and misfocused copies, blurred at the scale the network sees so the blur is of a known size there.
         small = at_working_scale(image, det.working_size)
         shaken = blur(small, shake_kernel(rng, rng.uniform(15, 25)))
-        verdicts["all-sharp, shaken"].append((stem, verdict_of(det, predict(det, shaken))))
+        verdicts["all-sharp, shaken"].append((stem, judge(rank_det, det, shaken)))
         misfocused = blur(small, disk_kernel(6.0))
-        verdicts["all-sharp, misfocused"].append((stem, verdict_of(det, predict(det, misfocused))))
+        verdicts["all-sharp, misfocused"].append((stem, judge(rank_det, det, misfocused)))
         soft = blur(small, disk_kernel(SLIGHT_RADIUS))
-        verdicts["all-sharp, slightly soft"].append((stem, verdict_of(det, predict(det, soft))))
+        verdicts["all-sharp, slightly soft"].append((stem, judge(rank_det, det, soft)))
     values = np.array(list(shares.values()))
     worst = sorted(shares.items(), key=lambda kv: -kv[1])[:3]
     res["all_sharp"] = {"images": len(values), "median_called_blurred": round(float(np.median(values)), 4),
@@ -141,14 +150,14 @@ def main() -> None:
     for stem in held_out(szu_dir):
         if stem.startswith("out_of_focus"):
             image = read_image(next((szu_dir / "images").glob(stem + ".*")))
-            verdicts["sharp subject on bokeh"].append((stem, verdict_of(det, predict(det, image))))
+            verdicts["sharp subject on bokeh"].append((stem, judge(rank_det, det, image)))
 
     f1s, motion_shares = [], []
     for blurred_path in sorted((data / "gopro-motion" / "pairs").glob("*_avg-*[0-9].jpg")):
         sharp_path = blurred_path.with_name(blurred_path.stem + "_gt.jpg")
         blurred_img, sharp_img = read_image(blurred_path), read_image(sharp_path)
         r = predict(det, blurred_img)
-        verdicts["GoPro shaken"].append((blurred_path.stem, verdict_of(det, r)))
+        verdicts["GoPro shaken"].append((blurred_path.stem, judge(rank_det, det, blurred_img, r)))
         # Labels at the working scale, where the visible-change rule is defined.
         labels = frame_average_labels(at_working_scale(sharp_img, 640), at_working_scale(blurred_img, 640))
         called = cv2.resize(r.mask.astype(np.uint8), labels.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
@@ -186,17 +195,20 @@ def main() -> None:
         }
         print("deblur, partly shaken", json.dumps(res["deblur_partly_shaken"]), flush=True)
 
-    res["verdicts"] = {}
-    right_all = total_all = 0
-    for group, rows in verdicts.items():
-        right = sum(v == EXPECTED[group] for _, v in rows)
-        counts = {v: sum(x == v for _, x in rows) for v in sorted({x for _, x in rows})}
-        res["verdicts"][group] = {"expected": EXPECTED[group], "right": right, "of": len(rows), "verdicts": counts,
-                                  "wrong": [n for n, v in rows if v != EXPECTED[group]][:6]}
-        right_all, total_all = right_all + right, total_all + len(rows)
-        print(f"rank verdicts, {group}: {right}/{len(rows)} {EXPECTED[group]} ({counts})", flush=True)
-    res["verdicts"]["all"] = {"right": right_all, "of": total_all, "share": round(right_all / max(total_all, 1), 4)}
-    print(f"rank verdicts right: {right_all}/{total_all} ({right_all / max(total_all, 1):.1%})")
+    for key, which, label in (("verdicts", 0, "rank verdicts"), ("verdicts_flip_average", 1,
+                                                                 "rank --flip-average verdicts")):
+        res[key] = {}
+        right_all = total_all = 0
+        for group, rows in verdicts.items():
+            got = [(n, v[which]) for n, v in rows]
+            right = sum(v == EXPECTED[group] for _, v in got)
+            counts = {v: sum(x == v for _, x in got) for v in sorted({x for _, x in got})}
+            res[key][group] = {"expected": EXPECTED[group], "right": right, "of": len(got), "verdicts": counts,
+                               "wrong": [n for n, v in got if v != EXPECTED[group]][:6]}
+            right_all, total_all = right_all + right, total_all + len(got)
+            print(f"{label}, {group}: {right}/{len(got)} {EXPECTED[group]} ({counts})", flush=True)
+        res[key]["all"] = {"right": right_all, "of": total_all, "share": round(right_all / max(total_all, 1), 4)}
+        print(f"{label} right: {right_all}/{total_all} ({right_all / max(total_all, 1):.1%})", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
 
