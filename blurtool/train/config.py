@@ -1,7 +1,17 @@
 """TrainConfig: every field is a `blurtool train` option. The CLI reads names, types, defaults and help from here,
 so each default lives once."""
 
+import os
 from dataclasses import dataclass, field
+
+# The training folders and the ImageNet encoder are looked for under $BLURTOOL_DATA, else ./data: the data is not
+# part of blurtool (see docs/training.md for what each folder holds and where it comes from).
+DATA_FOLDERS = ("cuhk-train", "szu-bd-train", "sharp-photos", "gopro-motion")
+ENCODER_FILE = "mobilenet_v2-b0353104.pth"
+
+
+def data_root() -> str:
+    return os.environ.get("BLURTOOL_DATA") or "data"
 
 
 def _opt(default, help: str, **kw):
@@ -13,7 +23,7 @@ def _opt(default, help: str, **kw):
 @dataclass
 class TrainConfig:
     data: list = _opt(
-        lambda: [f"../shared/data/{name}" for name in ("cuhk-train", "szu-bd-train", "sharp-photos", "gopro-motion")],
+        lambda: [os.path.join(data_root(), name) for name in DATA_FOLDERS],
         "Training folder, repeatable: CUHK layout (images/, gt/ with 255 = blurred; all-black masks for photos sharp "
         "everywhere) or a folder of consecutive sharp video frames (frames/) for real motion blur.",
     )
@@ -23,7 +33,8 @@ class TrainConfig:
         "match is copied, the rest start fresh; --encoder-init is then not used.",
     )
     encoder_init: str = _opt(
-        "../shared/pretrained/mobilenet_v2-b0353104.pth", "ImageNet MobileNetV2 state_dict ('' trains from scratch)."
+        lambda: os.path.join(data_root(), ENCODER_FILE),
+        "ImageNet MobileNetV2 state_dict (torchvision's file; '' trains from scratch).",
     )
     out: str = _opt(
         "runs/blurnet",
