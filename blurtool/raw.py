@@ -22,6 +22,11 @@ from __future__ import annotations
 
 import io as _bytes_io
 import os
+import re
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +61,58 @@ PREVIEW_ASPECT_TOLERANCE = 0.02
 # LibRaw's `flip` (dcraw: bit 4 transpose, bit 2 flip rows, bit 1 flip columns) as an EXIF orientation (1-8):
 # the inverse of dcraw's EXIF -> flip table "50132467".
 _FLIP_TO_ORIENTATION = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
+
+
+# What LibRaw's default data-error callback prints on the process's stderr (libraw_datastream.cpp: "%s: Unexpected
+# end of file", "%s: data corrupted at %d") while it decodes a damaged file. The failure also comes back as an
+# exception, which becomes blurtool's one-line error; the printed copy would be a second, unexplained line.
+_LIBRAW_NOISE = re.compile(rb"^.*: (Unexpected end of file|data corrupted at -?\d+)\r?$")
+_stderr_lock = threading.Lock()
+_stderr_users = 0
+_stderr_saved: tuple[int, object] | None = None  # (the real stderr's fd copy, the temporary file fd 2 points to)
+
+
+@contextmanager
+def _libraw_stderr():
+    """Hold LibRaw's messages on fd 2 back while LibRaw runs, then pass on whatever else was written there.
+
+    rawpy has no way to silence LibRaw's C-level fprintf(stderr, ...), so fd 2 itself points at a temporary file
+    for the duration. Threads share fd 2: the first LibRaw call in redirects it, the last one out restores it and
+    replays what was captured (a progress bar drawn meanwhile, another thread's error) minus LibRaw's own lines."""
+    global _stderr_users, _stderr_saved
+    with _stderr_lock:
+        if _stderr_users == 0:
+            try:
+                sys.stderr.flush()
+                capture = tempfile.TemporaryFile()
+                saved = os.dup(2)
+                os.dup2(capture.fileno(), 2)
+                _stderr_saved = (saved, capture)
+            except (OSError, ValueError, AttributeError):  # no usable fd 2 (an embedding host): let LibRaw print
+                _stderr_saved = None
+        _stderr_users += 1
+    try:
+        yield
+    finally:
+        with _stderr_lock:
+            _stderr_users -= 1
+            if _stderr_users == 0 and _stderr_saved is not None:
+                saved, capture = _stderr_saved
+                _stderr_saved = None
+                try:
+                    sys.stderr.flush()
+                except (OSError, ValueError, AttributeError):
+                    pass
+                os.dup2(saved, 2)
+                os.close(saved)
+                capture.seek(0)
+                kept = b"".join(
+                    line for line in capture.read().splitlines(keepends=True)
+                    if not _LIBRAW_NOISE.match(line.rstrip(b"\n"))
+                )
+                capture.close()
+                if kept:
+                    os.write(2, kept)
 
 
 def is_raw(path: str | os.PathLike) -> bool:
@@ -98,7 +155,8 @@ class _Raw:
     def _call(self, fn, *args, opening: bool = False, **kwargs):
         rawpy, path = self.rawpy, self.path
         try:
-            return fn(*args, **kwargs)
+            with _libraw_stderr():
+                return fn(*args, **kwargs)
         except rawpy.LibRawFileUnsupportedError:
             version = ".".join(map(str, rawpy.libraw_version))
             raise InputError(
@@ -136,7 +194,8 @@ class _Raw:
         there is none, it is too small or it does not match the RAW (see the module docstring)."""
         rawpy = self.rawpy
         try:
-            thumb = self.raw.extract_thumb()
+            with _libraw_stderr():
+                thumb = self.raw.extract_thumb()
         except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
             return None
         except rawpy.LibRawError:

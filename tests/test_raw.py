@@ -1,5 +1,6 @@
 """Camera RAW input (blurtool.raw through blurtool.io.read_image) on real DNG files written in code."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -157,6 +158,28 @@ def test_bad_raw_files_are_one_clear_error(tmp_path):
         with pytest.raises(InputError, match=words) as e:
             read_image(tmp_path / name)
         assert str(e.value).startswith(str(tmp_path / name)) and "\n" not in str(e.value)
+
+
+def test_a_damaged_raw_is_one_line_and_libraw_prints_nothing_of_its_own(tmp_path, capfd):
+    good = write_dng(tmp_path / "good.dng", scene()).read_bytes()
+    (tmp_path / "truncated.dng").write_bytes(good[: len(good) // 2])
+    print("written before", file=sys.stderr)
+    with pytest.raises(InputError, match="truncated or corrupt RAW"):
+        read_image(tmp_path / "truncated.dng")
+    read_image(tmp_path / "good.dng")
+    err = capfd.readouterr().err
+    # LibRaw's own "<path>: Unexpected end of file" is held back; what else reached fd 2 is passed on.
+    assert "Unexpected end of file" not in err and err == "written before\n"
+
+
+def test_libraw_stderr_passes_on_what_others_write_meanwhile(capfd):
+    with raw._libraw_stderr():
+        with raw._libraw_stderr():  # a second thread's LibRaw call inside the first: one redirection
+            os.write(2, b"/x/a.dng: Unexpected end of file\n")
+            os.write(2, b"progress 3/10\n")
+        os.write(2, b"/x/b.nef: data corrupted at 1234\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "progress 3/10\nafter\n"
 
 
 def test_raw_without_libraw_says_what_to_install(tmp_path, monkeypatch):
