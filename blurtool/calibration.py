@@ -1,9 +1,11 @@
 """Choose a model's default decision threshold on the photos it was never trained on, and check the choice honestly.
 
 The held-out photos are the weights card's validation stems (``training.val_stems``); each CUHK-layout folder given
-contributes the ones it holds, so with photos sharp everywhere among them a sky called blurred weighs as much as a
-missed background. The threshold is the one of 255 levels that maximises mean per-image accuracy (Kim et al.'s
-single-threshold protocol). The check: chosen on one half of the photos and applied to the other (and the reverse),
+contributes the ones it holds. The threshold is the one of 255 levels that maximises mean per-image accuracy (Kim et
+al.'s single-threshold protocol), with **each folder weighing the same**: the mean over folders of their photos' mean
+accuracy. A plain mean over photos would let the folder with most photos (CUHK's 80, against 18 photos sharp
+everywhere) choose alone; CUHK's maps lean to a lower threshold, and a low threshold is what turns a flat sky or a
+plain vault blurred. Weighing the folders alike makes a sky called blurred cost as much as a missed background. The check: chosen on one half of the photos and applied to the other (and the reverse),
 it should beat 0.5 there too; a threshold that only wins on the photos that chose it is overfitted.
 
 A network with a blur-amount channel also gets an amount calibration (blurtool.amount.AmountCalibration): the
@@ -40,7 +42,8 @@ from .train.data import is_frame_folder
 
 FIGURES = ("accuracy", "f1", "miou")
 # How the threshold was chosen, stored in the card beside it.
-THRESHOLD_NOTE = "maximises mean per-image accuracy on the held-out photos of training.val_stems (blurtool calibrate)"
+THRESHOLD_NOTE = ("maximises mean per-image accuracy on the held-out photos of training.val_stems, each folder "
+                  "weighing the same (blurtool calibrate)")
 
 
 @dataclass
@@ -72,6 +75,16 @@ class ThresholdCalibration:
         }
 
 
+def _folder_weights(records) -> np.ndarray:
+    """One weight per record, 1 / (records of its folder): every folder weighs the same in a mean."""
+    folders = [r["folder"] for r in records]
+    return np.array([1.0 / folders.count(f) for f in folders])
+
+
+def _best_level(records) -> int:
+    return M.best_level(records, weights=_folder_weights(records))
+
+
 def _figures(records, level: int) -> dict:
     s = M.summarise(records, level=level)  # summarise(level=k) reports the figures at k as best_<metric>
     return {k: round(s["best_" + k], 4) for k in FIGURES}
@@ -83,9 +96,9 @@ def calibrate_threshold(
     *,
     on_image: Callable[[int, int, str], None] | None = None,
 ) -> ThresholdCalibration:
-    """The threshold that maximises mean per-image accuracy on the held-out photos of ``detector.card`` found in
-    ``folders`` (CUHK layout; frame folders, which hold no labelled photos, are skipped), with the half-and-half
-    check. The detector's own threshold is not used: every threshold is tried on the same soft maps."""
+    """The threshold that maximises mean per-image accuracy, each folder weighing the same, on the held-out photos of
+    ``detector.card`` found in ``folders`` (CUHK layout; frame folders, which hold no labelled photos, are skipped),
+    with the half-and-half check. The figures reported (halves, sweep) are plain means over photos. The detector's own threshold is not used: every threshold is tried on the same soft maps."""
     stems = set(val_stems(getattr(detector, "card", None)))
     records, per_folder = [], {}
     for folder in folders:
@@ -96,20 +109,21 @@ def calibrate_threshold(
             raise InputError(f"{folder}: no images/ folder (folders must be in CUHK layout)")
         here = sorted(p.stem for p in images.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.stem in stems)
         if here:
-            records += evaluate(detector, folder, stems=here, threshold=0.5, on_image=on_image).records
+            found = evaluate(detector, folder, stems=here, threshold=0.5, on_image=on_image).records
+            records += [{**r, "folder": str(folder)} for r in found]
             per_folder[str(folder)] = len(here)
     if not records:
         raise InputError("none of the folders holds a held-out photo of this model (training.val_stems)")
-    # Sorted by kind, then alternated: both halves are stratified by kind.
-    records.sort(key=lambda r: (r["group"] or "", r["name"]))
+    # Sorted by folder and kind, then alternated: both halves are stratified by both.
+    records.sort(key=lambda r: (r["folder"], r["group"] or "", r["name"]))
     a, b = records[0::2], records[1::2]
     halves = []
     for choose, test in ((a, b), (b, a)):
         if not choose or not test:
             continue
-        level = M.best_level(choose)
+        level = _best_level(choose)
         halves.append(HalfCheck(level / 255, len(choose), len(test), _figures(test, 128), _figures(test, level)))
-    level = M.best_level(records)
+    level = _best_level(records)
     sweep = [(k / 255, _figures(records, k)) for k in range(level - 25, level + 26, 5) if 1 <= k <= 255]
     sweep.append((128 / 255, _figures(records, 128)))
     return ThresholdCalibration(round(level / 255, 4), len(records), per_folder, halves, sweep)

@@ -8,7 +8,9 @@ import pytest
 
 from blurtool.calibration import calibrate_threshold, write_threshold
 from blurtool.errors import InputError
+from blurtool.evaluate import evaluate
 from blurtool.model import create_model
+from blurtool.train import metrics as M
 from blurtool.weights import load_weights, save_weights
 
 
@@ -32,12 +34,13 @@ class FakeDetector:
         return FakeResult(blur, (blur >= self.threshold).astype(np.uint8), self.threshold)
 
 
-def _photo(folder, stem, red_blurred, red_sharp):
-    """8 x 8: the left half blurred in the ground truth; the map says red_blurred there, red_sharp elsewhere."""
+def _photo(folder, stem, red_blurred, red_sharp, blurred_columns=4):
+    """8 x 8: the left `blurred_columns` blurred in the ground truth (half by default, 0: a photo sharp everywhere);
+    the map says red_blurred there, red_sharp elsewhere."""
     (folder / "images").mkdir(parents=True, exist_ok=True)
     (folder / "gt").mkdir(parents=True, exist_ok=True)
     gt = np.zeros((8, 8), np.uint8)
-    gt[:, :4] = 255
+    gt[:, :blurred_columns] = 255
     red = np.where(gt > 0, red_blurred, red_sharp).astype(np.uint8)
     cv2.imwrite(str(folder / "images" / f"{stem}.png"), np.dstack([np.zeros_like(red)] * 2 + [red]))  # BGR
     cv2.imwrite(str(folder / "gt" / f"{stem}.png"), gt)
@@ -61,6 +64,26 @@ def test_the_threshold_separates_the_held_out_maps_and_ignores_trained_photos(tm
     assert all(h.at_threshold["accuracy"] == 1.0 for h in cal.halves)
     assert all(h.at_half["accuracy"] == 0.5 for h in cal.halves)  # at 0.5 the whole map says sharp
     assert cal.to_dict()["sweep"][-1]["threshold"] == pytest.approx(128 / 255)
+
+
+def test_every_folder_weighs_the_same_however_many_photos_it_holds(tmp_path):
+    # Six photos of one folder separate at (60, 120] (above 120 the blurred half is missed: accuracy 0.5); two
+    # photos sharp everywhere read 130, so they need a threshold above 130. A plain mean over the eight photos
+    # picks 120 (6 x 1 + 2 x 0 beats 6 x 0.5 + 2 x 1); with the folders weighing alike, the sharp photos' 1 and
+    # the big folder's 0.5 beat 1 and 0.
+    big, sharp = tmp_path / "cuhk", tmp_path / "sharp"
+    for i in range(6):
+        _photo(big, f"out_of_focus{i:04d}", 120, 60)
+    for i in range(2):
+        _photo(sharp, f"sharp{i:04d}", 130, 130, blurred_columns=0)
+    val = [f"out_of_focus{i:04d}" for i in range(6)] + ["sharp0000", "sharp0001"]
+
+    cal = calibrate_threshold(FakeDetector(val), [big, sharp])
+
+    assert cal.threshold > 130 / 255
+    records = [r for r in evaluate(FakeDetector(val), big, stems=val[:6]).records] + [
+        r for r in evaluate(FakeDetector(val), sharp, stems=val[6:]).records]
+    assert M.best_level(records) == 120  # what the plain mean would have chosen
 
 
 def test_a_half_check_shows_a_threshold_that_does_not_carry_over(tmp_path):

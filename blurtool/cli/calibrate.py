@@ -41,7 +41,8 @@ def _render(cal, title: str) -> None:
         row(f"all {cal.images}" + (" (chosen)" if chosen else ""), threshold, figures, "bold" if chosen else "dim")
     console.print(table)
     console.print(
-        "Per-image means; the threshold maximises mean accuracy over all held-out photos. Each half's row is an "
+        "Per-image means; the threshold maximises mean accuracy over all held-out photos, each folder weighing the "
+        "same. Each half's row is an "
         "honest estimate: the threshold was chosen without those photos."
     )
 

@@ -316,10 +316,11 @@ class MetricAccumulator:
         return summarise(self.records, **kwargs)
 
 
-def best_level(records, criterion: str = "accuracy", beta2: float = BETA2) -> int:
+def best_level(records, criterion: str = "accuracy", beta2: float = BETA2, weights=None) -> int:
     """The single level k in 1..255 (blurred iff round(255 b) >= k) that maximises the mean per-image
     ``criterion`` over ``records`` -- one threshold for the whole set, the protocol Kim et al. (2018) used to
-    binarise the soft maps of baseline methods. Ties go to the highest level."""
+    binarise the soft maps of baseline methods. ``weights`` (one per record) make it a weighted mean. Ties go to
+    the highest level."""
     if criterion not in _BINARY_KEYS:
         raise ValueError(f"criterion must be one of {_BINARY_KEYS}, got {criterion!r}")
     if not records:
@@ -327,7 +328,7 @@ def best_level(records, criterion: str = "accuracy", beta2: float = BETA2) -> in
     pos = np.stack([r["pos_hist"] for r in records])
     neg = np.stack([r["neg_hist"] for r in records])
     tp, fp, fn, tn = (a[:, 1:] for a in _cum_counts(pos, neg))  # levels 1..255: 255 non-trivial thresholds
-    m = counts_to_metrics(tp, fp, fn, tn, beta2)[criterion].mean(axis=0)
+    m = np.average(counts_to_metrics(tp, fp, fn, tn, beta2)[criterion], axis=0, weights=weights)
     return _last_argmax(m) + 1
 
 
