@@ -167,9 +167,9 @@ def test_flip_average_realigns_the_mirrored_map():
     back onto the right pixels (not flipping back would put the blurred half on the wrong side)."""
     img = half_blurred(96, 120)  # padded to 128 wide: the padding must not shift the mirrored map
     plain = BlurDetector(FakeNet(), CARD, device="cpu").predict(img)
-    net = FakeNet()
-    both = BlurDetector(net, CARD, device="cpu", flip_average=True).predict(img)
-    assert len(net.seen_shapes) == 2  # the photo, then its mirror (two single passes on the CPU)
+    flipping = BlurDetector(FakeNet(), CARD, device="cpu", flip_average=True)
+    both = flipping.predict(img)
+    assert len(flipping.model.seen_shapes) == 2  # the photo, then its mirror (two single passes on the CPU)
     assert np.abs(both.blur - plain.blur)[:, 8:-8].mean() < 0.02
     assert both.blur[:, 76:].mean() > 0.7 and both.blur[:, :44].mean() < 0.2
 
