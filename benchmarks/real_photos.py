@@ -20,7 +20,8 @@ only ever measured on photos it did not see; the GoPro pairs are scenes the trai
    slightly soft (a disk, radius 1.5 px: details still visible) -> ok-blur.
 6. `deblur` end to end on partly shaken photos: the right half of an all-sharp photo shaken (a 15 px camera-shake
    kernel at full size), its map from the network, `deblur` with that map; the share of the sharp left half
-   (beyond a kernel's width from the seam) left untouched, and the PSNR of the shaken half before and after.
+   (beyond a kernel's width from the seam) left untouched, and the PSNR gain of the shaken half, each image aligned
+   to the sharp photo first (benchmarks/deblur_partly_shaken.py, which also runs this test alone).
 7. With an amount channel, `blurtool eval --amount` on the held-out all-sharp, CUHK and SZU-BD photos: each blurred
    by known disks and streaks, the amount read where the ground truth is sharp.
 """
@@ -32,14 +33,15 @@ import json
 from pathlib import Path
 
 import cv2
+import deblur_partly_shaken
 import numpy as np
-from common import DATA, psnr
+from common import DATA
 
 from blurtool.evaluate import evaluate, evaluate_amount, val_stems
 from blurtool.inference import BlurDetector
 from blurtool.io import read_image
 from blurtool.kinds import Kind
-from blurtool.ops.deblur import DeblurConfig, deblur
+from blurtool.ops.deblur import DeblurConfig
 from blurtool.ops.rank import score_maps, verdict
 from blurtool.train.synth import IGNORE, blur, disk_kernel, frame_average_labels, shake_kernel
 
@@ -172,26 +174,14 @@ def main() -> None:
                           "motion_share_of_called_blurred": round(float(np.mean(motion_shares)), 4)}
     print("GoPro pairs", json.dumps(res["gopro_pairs"]), flush=True)
 
-    untouched, gains = [], []
-    for stem in held_out(sharp_dir)[: args.deblur_n]:
-        image = read_image(next((sharp_dir / "images").glob(stem + ".*")))
-        w = image.shape[1]
-        k = shake_kernel(np.random.default_rng(len(untouched)), 15.0)
-        shaken = image.copy()
-        shaken[:, w // 2 :] = blur(image, k)[:, w // 2 :]
-        r = det.predict(shaken)
-        out = deblur(shaken, r.blur, r.kind, config=DeblurConfig(threshold=det.threshold)).image
-        sharp_part = np.s_[:, : w // 2 - k.shape[1]]
-        changed = np.abs(np.round(out[sharp_part] * 255) - np.round(shaken[sharp_part] * 255)).max(axis=2) > 0
-        untouched.append(1.0 - float(changed.mean()))
-        right = np.s_[:, w // 2 + k.shape[1] :]
-        gains.append(psnr(out[right], image[right]) - psnr(shaken[right], image[right]))
-    if untouched:
+    deblur_stems = deblur_partly_shaken.stems(sharp_dir, card, "held-out", args.deblur_n)
+    if deblur_stems:
+        d = deblur_partly_shaken.run(det, sharp_dir, deblur_stems)[DeblurConfig().explained_min]
         res["deblur_partly_shaken"] = {
-            "images": len(untouched),
-            "sharp_part_untouched_mean": round(float(np.mean(untouched)), 4),
-            "sharp_part_untouched_worst": round(float(np.min(untouched)), 4),
-            "shaken_half_psnr_gain_db": round(float(np.mean(gains)), 2),
+            "images": len(d["photos"]),
+            "sharp_part_untouched_mean": d["untouched_mean"],
+            "sharp_part_untouched_worst": d["untouched_worst"],
+            "shaken_half_psnr_gain_db_aligned": d["gain_db"],
         }
         print("deblur, partly shaken", json.dumps(res["deblur_partly_shaken"]), flush=True)
 

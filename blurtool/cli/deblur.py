@@ -77,6 +77,12 @@ def register(app: typer.Typer) -> None:
             "--check-min-edges", min=0.0,
             help="Edges the check requires in every direction, in multiples of the kernel size (lower = bolder).",
         )] = _D.check_min_edges,
+        explained_min: Annotated[float, typer.Option(
+            "--explained-min", min=0.0, max=1.0,
+            help="Deconvolve only the region's pixels whose detail the kernel explains: the share of their local "
+            "detail that survives blurring them once more by the kernel (about 0.45 for blurred texture, 0.1-0.25 "
+            "for sharp texture, ~0 for a flat sky the map called blurred). 0 deconvolves the whole region.",
+        )] = _D.explained_min,
         fmt: FormatOpt = ImageFormat.png,
     ) -> None:
         """Deblur only the blurred region: estimate the blur kernel from the blurred pixels, deconvolve them,
@@ -108,7 +114,7 @@ def register(app: typer.Typer) -> None:
         base = DeblurConfig(
             kind=kind.value, kernel_size=kernel_size, kernel_model=kernel_model.value, feather=feather,
             max_side=max_side, deconvolution=dataclasses.replace(_DC, lam=strength), check=check,
-            check_min_edges=check_min_edges,
+            check_min_edges=check_min_edges, explained_min=explained_min,
         )
 
         def process(job):
@@ -129,12 +135,15 @@ def register(app: typer.Typer) -> None:
                 stderr_console().print(f"[bold yellow]warning:[/] {escape(str(job.path))}: {escape(res.reason)}; "
                                        f"region left unchanged (--no-check deblurs anyway, or give --kernel)")
                 note = "unreliable kernel: unchanged"
+            elif not res.changed and res.region_fraction > 0:
+                note = "the kernel explains none of the region (flat or sharp): copied unchanged"
             elif not res.changed:
                 note = "no blurred region: copied unchanged"
             else:
                 note = None
             return {
                 "region_fraction": res.region_fraction,
+                "deblurred_fraction": res.deblurred_fraction,
                 "kernel_px": res.kernel.shape[0] if res.region_fraction > 0 else None,
                 "deblurred": res.changed,
                 "reliable": res.reliable,

@@ -8,6 +8,8 @@ sharp pixels vote for a delta, the blurred ones for the real kernel, the result 
    (exactly 0 beyond half the feather width outside the region);
 2. kernel: blind estimation from the region's pixels only (:func:`blurtool.ops.kernel_estimation.estimate_kernel`,
    Pan et al. 2014 with a masked data term) on grayscale at a bounded resolution, or a disk fit for defocus;
+   then the region keeps only the pixels the kernel explains (:func:`explained_region`): where the map calls a
+   flat sky or a sharp wall blurred, the kernel has nothing there to undo, and deconvolving it would only ring;
 3. deconvolution: hyper-Laplacian (Krishnan & Fergus 2009) per colour channel on the region's bounding box plus a
    margin, with the sharp surroundings inside the box re-blurred by the kernel first so that the box obeys the uniform
    blur model and the mask border does not ring;
@@ -60,6 +62,7 @@ class DeblurConfig:
     min_area: float = 0.002  # blurred components smaller than this fraction of the image are ignored
     check: bool = True  # blind mode: too few edges above the noise for a trustworthy kernel = leave the photo alone
     check_min_edges: float = 10.0  # strong gradients needed per orientation, in kernel sides (see check_region_kernel)
+    explained_min: float = 0.2  # region pixels whose detail the kernel explains less than this are left alone (0: off)
     estimation: KernelEstimationConfig = field(default_factory=KernelEstimationConfig)
     deconvolution: DeconvolutionConfig = field(default_factory=DeconvolutionConfig)
 
@@ -70,11 +73,12 @@ class DeblurResult:
     kernel: np.ndarray  # float64 (k, k), sums to 1; the kernel used at full resolution
     mask: np.ndarray  # float32 (H, W) in [0, 1], the soft blend mask
     box: tuple[int, int, int, int] | None  # (y0, y1, x0, x1) of the deconvolved crop, None if nothing was blurred
-    region_fraction: float  # fraction of the image inside the (hard) blurred region
+    region_fraction: float  # fraction of the image inside the (hard) blurred region of the map
     seconds: dict[str, float] = field(default_factory=dict)  # time per stage
     reliable: bool | None = None  # verdict of the kernel check (None: not checked: non-blind, --no-check, no region)
     reason: str | None = None  # one line explaining the verdict
     edges: float | None = None  # edge evidence measured by the check (strong gradients per orientation / kernel side)
+    deblurred_fraction: float = 0.0  # fraction of the image deconvolved: the region's pixels the kernel explains
 
     @property
     def changed(self) -> bool:
@@ -95,7 +99,6 @@ def default_feather(shape: tuple[int, ...]) -> int:
 def hard_region(blur: np.ndarray, kind: np.ndarray | None = None, which: str = "any", threshold: float = 0.5,
                 min_area: float = 0.002) -> np.ndarray:
     """Bool (H, W) blurred region: ``blur >= threshold`` (and of kind ``which``), without tiny islands and holes."""
-    import cv2
     if which not in KINDS:
         raise InputError(f"kind must be one of {', '.join(KINDS)}, got {which!r}")
     blur = check_map(np.asarray(blur, np.float32))
@@ -105,16 +108,7 @@ def hard_region(blur: np.ndarray, kind: np.ndarray | None = None, which: str = "
             raise InputError(f"`which` {which!r} needs the kind map (from the detector), but none was given")
         kind = check_map(kind, "kind map", blur.shape)
         region &= kind == Kind[which.upper()]
-    h, w = region.shape
-    # Close pinholes and open specks at ~0.5% of the image side: a blur map has soft, noisy edges.
-    r = max(1, int(round(0.005 * max(h, w))))
-    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    m = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, se)
-    m = cv2.morphologyEx(m, cv2.MORPH_OPEN, se)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
-    keep = np.zeros(n, bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area * h * w
-    return keep[labels]
+    return _clean(region, min_area)
 
 
 def soft_mask(region: np.ndarray, feather: int) -> np.ndarray:
@@ -159,6 +153,82 @@ def kernel_from_image(img: np.ndarray, name: str = "kernel image") -> np.ndarray
     y0, x0 = (side - k.shape[0]) // 2, (side - k.shape[1]) // 2
     sq[y0 : y0 + k.shape[0], x0 : x0 + k.shape[1]] = k
     return center_kernel(sq / sq.sum())
+
+
+def _clean(region: np.ndarray, min_area: float) -> np.ndarray:
+    """Close pinholes and open specks at ~0.5% of the image side (a blur map has soft, noisy edges), then drop
+    components smaller than ``min_area`` of the image."""
+    import cv2
+    h, w = region.shape
+    r = max(1, int(round(0.005 * max(h, w))))
+    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    m = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, se)
+    m = cv2.morphologyEx(m, cv2.MORPH_OPEN, se)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area * h * w
+    return keep[labels]
+
+
+# Sobel's response to white noise of sigma: 12 sigma^2 per direction, so |grad|^2 averages 24 sigma^2; detail below
+# three times that is noise, not something blurred.
+_SOBEL_NOISE_ENERGY = 24.0
+_NOISE_MARGIN = 3.0
+_MIN_NOISE_SIGMA = 0.5 / 255  # half an 8-bit level: the floor for photos without measurable noise (synthetic ones)
+
+
+def explained_ratio(gray: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Per pixel, how much of the local detail of ``gray`` survives blurring it once more by ``kernel`` (float32, in
+    [0, ~1]): local gradient energy of ``gray * kernel`` over that of ``gray`` plus a noise floor.
+
+    The test of whether the kernel explains a pixel: content already blurred by the kernel loses little when
+    blurred by it again (two passes of a streak of length L against one: about 2/3 of an edge's gradient energy
+    stays), sharp content loses most (a step edge keeps about 1/L), and a flat area, whose only detail is noise,
+    keeps almost nothing. Both energies are averaged over a Gaussian window of twice the kernel's spread (the root
+    of its second moment about its centre of mass; 0.6 L for a streak of length L): the blur moves an edge's energy
+    into the flat pixels beside it, and only a window that holds the whole spread compares like with like."""
+    import cv2
+    g = np.ascontiguousarray(gray, np.float32)
+    k = np.asarray(kernel, np.float64)
+    k = k / k.sum()
+    yy, xx = np.mgrid[: k.shape[0], : k.shape[1]]
+    cy, cx = (yy * k).sum(), (xx * k).sum()
+    sigma = max(1.0, 2.0 * math.sqrt(float((((yy - cy) ** 2 + (xx - cx) ** 2) * k).sum())))
+    k = k.astype(np.float32)
+    # filter2D correlates; the flipped kernel makes it the convolution the deconvolution models.
+    reblurred = cv2.filter2D(g, -1, np.ascontiguousarray(k[::-1, ::-1]), borderType=cv2.BORDER_REFLECT)
+
+    def energy(x):
+        gx = cv2.Sobel(x, cv2.CV_32F, 1, 0, borderType=cv2.BORDER_REFLECT)
+        gy = cv2.Sobel(x, cv2.CV_32F, 0, 1, borderType=cv2.BORDER_REFLECT)
+        return cv2.GaussianBlur(gx * gx + gy * gy, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+    noise = max(noise_sigma(g.astype(np.float64), np.ones(g.shape, bool)), _MIN_NOISE_SIGMA)
+    floor = np.float32(_NOISE_MARGIN * _SOBEL_NOISE_ENERGY * noise**2)
+    detail = energy(g)
+    # Where the detail is no more than noise there is nothing to explain (and nothing a deconvolution could restore).
+    return np.where(detail > floor, energy(reblurred) / (detail + floor), np.float32(0))
+
+
+def explained_region(image: np.ndarray, region: np.ndarray, kernel: np.ndarray, explained_min: float = 0.2,
+                     min_area: float = 0.002) -> np.ndarray:
+    """The pixels of ``region`` (bool) whose detail ``kernel`` explains (:func:`explained_ratio` >= ``explained_min``),
+    cleaned as :func:`hard_region` cleans. Measured on the region's bounding box plus a kernel-sized margin.
+
+    A blur map calls some sharp pixels blurred: mostly flat ones (sky, fog, a plain wall), where the network sees no
+    evidence either way, and some sharp texture next to a blurred part. Deconvolving them rings around every cloud
+    edge and changes pixels that were fine. On natural texture the two-pass ratio is about 0.35-0.6 where the kernel
+    blurred it and 0.1-0.25 where it is sharp (a 15 px shake); the default 0.2 is the bound that deblurred 8 *training*
+    photos half shaken best (the held-out ones are the benchmark: docs/benchmarks.md). Cartoon-like content (flat
+    shapes with sparse edges) reads higher when sharp (0.2-0.3), so some of it may still be deconvolved."""
+    region = np.asarray(region, bool)
+    if explained_min <= 0 or not region.any():
+        return region
+    y0, y1, x0, x1 = _box(region, 2 * max(kernel.shape))
+    ratio = explained_ratio(_gray(image[y0:y1, x0:x1]), kernel)
+    keep = np.zeros_like(region)
+    keep[y0:y1, x0:x1] = region[y0:y1, x0:x1] & (ratio >= explained_min)
+    return _clean(keep, min_area)
 
 
 def _box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int]:
@@ -371,6 +441,13 @@ def deblur(image: np.ndarray, blur: np.ndarray | None = None, kind: np.ndarray |
             return DeblurResult(image.copy(), k, mask, None, frac, seconds, *checked)
 
     t0 = time.perf_counter()
+    region = explained_region(image, region, k, cfg.explained_min, cfg.min_area)
+    mask = soft_mask(region, feather)
+    seconds["explained"] = time.perf_counter() - t0
+    if not region.any():  # the kernel explains none of it: nothing there to undo
+        return DeblurResult(image.copy(), k, mask, None, frac, seconds, *checked)
+
+    t0 = time.perf_counter()
     # Deconvolve a box larger than the mask by twice the kernel size: the ring of real context lets the inverse
     # filter see what lies beyond the mask edge, and whatever artefacts the box edge makes stay outside the mask.
     box = _box(mask, 2 * max(k.shape) + 2)
@@ -383,4 +460,4 @@ def deblur(image: np.ndarray, blur: np.ndarray | None = None, kind: np.ndarray |
     blended = m * sharp + (1.0 - m) * crop
     out[y0:y1, x0:x1] = np.where(m > 0, blended, crop).astype(np.float32)
     seconds["deconvolution"] = time.perf_counter() - t0
-    return DeblurResult(out, k, mask, box, frac, seconds, *checked)
+    return DeblurResult(out, k, mask, box, frac, seconds, *checked, deblurred_fraction=float(region.mean()))

@@ -107,7 +107,7 @@ def test_deblur_cli_leaves_featureless_region_unchanged_with_a_warning(tmp_path)
     assert (tmp_path / "o" / "flat.kernel.png").exists() and (tmp_path / "o" / "flat.deblurred.mask.png").exists()
 
     res = _run(photo, "--map", map_file, "--threshold", "0.5", "--kernel-size", "15", "--out", tmp_path / "f",
-               "--no-check", "--json")
+               "--no-check", "--explained-min", "0", "--json")
     assert res.exit_code == 0 and "warning" not in res.stderr
     assert json.loads(res.stdout.strip().splitlines()[-1])["deblurred"] is True
     assert not np.array_equal(cv2.imread(str(photo)), cv2.imread(str(tmp_path / "f" / "flat.deblurred.png")))

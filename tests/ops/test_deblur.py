@@ -12,6 +12,8 @@ from blurtool.errors import InputError
 from blurtool.ops.deblur import (
     DeblurConfig,
     deblur,
+    explained_ratio,
+    explained_region,
     hard_region,
     kernel_from_image,
     kernel_to_image,
@@ -143,11 +145,12 @@ def test_check_rejects_featureless_region_and_leaves_it_bit_identical(featureles
 
 def test_check_can_be_switched_off(featureless):
     region, observed = featureless
-    res = deblur(observed, region=region, config=dataclasses.replace(SMALL, check=False))
+    # A region of noise only: nothing in it is explained by any kernel, so the region test is switched off too.
+    res = deblur(observed, region=region, config=dataclasses.replace(SMALL, check=False, explained_min=0.0))
     assert res.reliable is None and res.changed
     assert not np.array_equal(res.image[region], observed[region])
     # A lower requirement accepts the same region: the threshold is what decides.
-    res = deblur(observed, region=region, config=dataclasses.replace(SMALL, check_min_edges=0.0))
+    res = deblur(observed, region=region, config=dataclasses.replace(SMALL, check_min_edges=0.0, explained_min=0.0))
     assert res.reliable is True and res.changed
 
 
@@ -259,3 +262,57 @@ def test_benchmark_case_filter_reproduces_the_full_run():
     ref = next(c for c in full if c[0] == "s2" and c[2] == "motion")
     assert one[0][4] == ref[4] == 2 and np.array_equal(one[0][3], ref[3])
     assert [c[2] for c in bench.benchmark_cases(scenes, case="s1")] == ["motion", "defocus"]
+
+
+# ------------------------------------------------------------------------------------------ the region the kernel explains
+SHAKE = motion_kernel([(-7, -3), (0, 2), (7, -1)], 17)
+
+
+def natural_texture(h, w, seed=0):
+    """Grey texture with a natural photo's 1/f amplitude spectrum (unlike scene()'s flat shapes with sparse edges)."""
+    rng = np.random.default_rng(seed)
+    f2 = np.fft.fftfreq(h)[:, None] ** 2 + np.fft.fftfreq(w)[None, :] ** 2
+    f2[0, 0] = 1.0
+    x = np.real(np.fft.ifft2(np.fft.fft2(rng.normal(size=(h, w))) / np.sqrt(f2)))
+    x = np.clip(0.5 + 0.15 * (x - x.mean()) / x.std(), 0, 1)
+    return np.repeat(x[..., None], 3, axis=2).astype(np.float32)
+
+
+def _half_shaken_with_a_flat_sky(h=160, w=200):
+    """Natural texture, its right half blurred by SHAKE; the top 40 % a flat sky, on both sides."""
+    sharp = natural_texture(h, w, 3)
+    sharp[: 64] = (0.55, 0.7, 0.9)
+    shaken = sharp.copy()
+    shaken[:, w // 2 :] = blur_with(sharp, SHAKE)[:, w // 2 :]
+    return sharp, shaken
+
+
+def test_the_kernel_explains_the_blurred_texture_not_the_sharp_one_nor_the_flat_sky():
+    _, shaken = _half_shaken_with_a_flat_sky()
+    w = shaken.shape[1]
+    everything = np.ones(shaken.shape[:2], bool)  # a map that calls the whole frame blurred
+    ratio = explained_ratio(shaken.mean(axis=2), SHAKE)
+    assert np.median(ratio[72:, w // 2 + 8 :]) > 0.3 and np.median(ratio[72:, : w // 2 - 8]) < 0.15
+    kept = explained_region(shaken, everything, SHAKE, min_area=0.0)
+    assert kept[72:, w // 2 + 8 :].mean() > 0.9  # the shaken texture
+    assert kept[72:, : w // 2 - 8].mean() < 0.05  # the sharp texture
+    assert not kept[:32].any()  # the flat sky, on both sides
+    assert np.array_equal(explained_region(shaken, everything, SHAKE, explained_min=0.0), everything)
+
+
+def test_deblur_leaves_what_the_map_wrongly_calls_blurred_untouched():
+    sharp, shaken = _half_shaken_with_a_flat_sky()
+    w = shaken.shape[1]
+    everything = np.ones(shaken.shape[:2], bool)
+    config = dataclasses.replace(SMALL, kernel_size=17)
+
+    def untouched(out):
+        part = np.s_[:, : w // 2 - 17]
+        return (np.round(out[part] * 255) == np.round(shaken[part] * 255)).all(axis=2).mean()
+
+    res = deblur(shaken, region=everything, kernel=SHAKE, config=config)
+    assert untouched(res.image) > 0.99 and 0.2 < res.deblurred_fraction < 0.5
+    right = np.s_[72:-17, w // 2 + 17 : -17]
+    assert psnr(res.image[right], sharp[right]) > psnr(shaken[right], sharp[right]) + 3
+    whole = deblur(shaken, region=everything, kernel=SHAKE, config=dataclasses.replace(config, explained_min=0.0))
+    assert whole.deblurred_fraction == 1.0 and untouched(whole.image) < 0.5
