@@ -12,7 +12,9 @@ For each photo, blurtool writes into its XMP (a sidecar file, or the photo itsel
 
 **Hand-set values are kept.** A rating (label, pick label) that is present and differs from what blurtool recorded
 writing there was set by someone else — the user in the photo manager — and is left alone unless
-``overwrite_ratings``. Values blurtool wrote itself are updated on the next run.
+``overwrite_ratings``; a photo with any such value is the user's judgement, so blurtool then adds none of the three
+fields either (no "rejected" beside five stars given by hand). Values blurtool wrote itself are updated on the next
+run.
 
 **Nothing else changes.** Every edit goes through ExifTool (``blurtool.library.exiftool`` says why), which keeps every
 other property and namespace of an existing sidecar (darktable's history, Lightroom's develop settings, keywords):
@@ -194,16 +196,34 @@ def _decide(current: dict, recorded: dict, wanted: dict, overwrite: bool, new_fi
     put: dict[str, Any] = {}
     own: dict[str, Any] = {}
     kept: dict[str, Any] = {}
+
+    def ours(f) -> bool:
+        c, w = current.get(f), recorded.get(f)
+        return c is not None and w is not None and _same(_KIND[f], c, w)
+
+    # A photo the user has judged (a rating, label or pick label of their own) is theirs: blurtool adds or changes
+    # none of the three fields beside a hand-set one (no 5-star photo marked rejected); it only takes back a value of
+    # its own that the verdict no longer asks for.
+    judged = not overwrite and any(current.get(f) is not None and not ours(f) for f in MANAGED)
     for f in MANAGED:
         kind = _KIND[f]
         c, w, d = current.get(f), recorded.get(f), wanted.get(f)
-        ours = c is not None and w is not None and _same(kind, c, w)
+        if judged:
+            if ours(f) and d is None:
+                put[f], own[f] = None, None
+            elif c is not None and not ours(f):
+                kept[f] = c
+                if new_file:
+                    put[f] = c  # a new sidecar carries the rating the user gave the photo itself
+            if w is not None and not ours(f):
+                own[f] = None
+            continue
         if c is None:
             if d is not None:
                 put[f], own[f] = d, d
             elif w is not None:
                 own[f] = None  # blurtool's value was removed by hand: forget it
-        elif ours:
+        elif ours(f):
             if d is None:
                 put[f], own[f] = None, None  # the verdict no longer asks for it: take blurtool's value back
             elif not _same(kind, c, d):

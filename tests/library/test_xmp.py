@@ -126,12 +126,18 @@ def test_decide_keeps_hand_set_values_and_updates_its_own():
     # nothing there: written, and recorded as blurtool's
     put, own, kept = _decide({}, {}, want, overwrite=False, new_file=False)
     assert put == {"Rating": 1, "Label": "Red"} and own == {"Rating": 1, "Label": "Red"} and not kept
-    # a rating nobody recorded: the user's, kept; an empty label is written
+    # a rating nobody recorded: the user's judgement of the photo, kept, and no Red label or rejection beside it
     put, own, kept = _decide({"Rating": 4}, {}, want, overwrite=False, new_file=False)
-    assert put == {"Label": "Red"} and kept == {"Rating": 4}
-    # blurtool's own earlier value: updated; one the user changed since: kept, and blurtool's record dropped
+    assert put == {} and kept == {"Rating": 4} and own == {}
+    # blurtool's own earlier values: updated while nobody else touched the photo's fields
+    put, own, kept = _decide({"Rating": 3, "Label": "Red"}, {"Rating": 3, "Label": "Red"}, want, False, False)
+    assert put == {"Rating": 1} and own == {"Rating": 1} and not kept
+    # a label the user changed since: kept, blurtool's record of it dropped, and its own rating left as it is
     put, own, kept = _decide({"Rating": 3, "Label": "Green"}, {"Rating": 3, "Label": "Red"}, want, False, False)
-    assert put == {"Rating": 1} and own["Rating"] == 1 and kept == {"Label": "Green"} and own["Label"] is None
+    assert put == {} and kept == {"Label": "Green"} and own == {"Label": None}
+    # a new sidecar for a photo rated in the file itself carries that rating, and nothing of blurtool's beside it
+    put, own, kept = _decide({"Rating": 5}, {}, want, overwrite=False, new_file=True)
+    assert put == {"Rating": 5} and kept == {"Rating": 5}
     # --overwrite-ratings
     put, own, kept = _decide({"Rating": 4}, {}, want, overwrite=True, new_file=False)
     assert put["Rating"] == 1 and not kept
@@ -216,7 +222,9 @@ def test_hand_set_rating_is_kept_unless_overwrite_ratings(tmp_path, et):
     side.write_text(DARKTABLE_SIDECAR.replace('darktable:history_end="2"', 'darktable:history_end="2" xmp:Rating="4"'))
     run_xmp([recs["shake.png"]], et, tmp_path / "a.jsonl")
     row = read_back(side)["shake.png.xmp"]
-    assert row["XMP-xmp:Rating"] == 4 and row["XMP-xmp:Label"] == "Red" and "XMP-blurtool:Rating" not in row
+    # the rating set by hand is kept, and no Red label or rejection is put beside it
+    assert row["XMP-xmp:Rating"] == 4 and "XMP-xmp:Label" not in row and "XMP-digiKam:PickLabel" not in row
+    assert "XMP-blurtool:Rating" not in row and row["XMP-blurtool:Verdict"] == "bad-blur"
     run_xmp([recs["shake.png"]], et, tmp_path / "b.jsonl", overwrite_ratings=True)
     row = read_back(side)["shake.png.xmp"]
     assert row["XMP-xmp:Rating"] == 1 and row["XMP-blurtool:Rating"] == 1
