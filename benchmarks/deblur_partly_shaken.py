@@ -49,8 +49,10 @@ def stems(sharp_dir: Path, card: dict, which: str, n: int) -> list[str]:
     held = val_stems(card)
     names = sorted(p.stem for p in (sharp_dir / "images").iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     if which == "held-out":
-        return [s for s in held if s in set(names)][:n]
-    return [s for s in names if s not in set(held)][::TRAINING_STEP][:n]
+        present = set(names)
+        return [s for s in held if s in present][:n]
+    held_set = set(held)
+    return [s for s in names if s not in held_set][::TRAINING_STEP][:n]
 
 
 def run(det: BlurDetector, sharp_dir: Path, photo_stems: list[str], explained_mins=(None,)) -> dict:

@@ -218,8 +218,9 @@ def explained_region(image: np.ndarray, region: np.ndarray, kernel: np.ndarray, 
     A blur map calls some sharp pixels blurred: mostly flat ones (sky, fog, a plain wall), where the network sees no
     evidence either way, and some sharp texture next to a blurred part. Deconvolving them rings around every cloud
     edge and changes pixels that were fine. On natural texture the two-pass ratio is about 0.35-0.6 where the kernel
-    blurred it and 0.1-0.25 where it is sharp (a 15 px shake); the default 0.2 is the bound that deblurred 8 *training*
-    photos half shaken best (the held-out ones are the benchmark: docs/benchmarks.md). Cartoon-like content (flat
+    blurred it and 0.1-0.25 where it is sharp (a 15 px shake); the default 0.2 was chosen on 8 *training* photos half
+    shaken: from it on the sharp half stays untouched, and in the first run it kept the best bound's gain on the
+    shaken half (the held-out photos are the benchmark; both runs in docs/benchmarks.md). Cartoon-like content (flat
     shapes with sparse edges) reads higher when sharp (0.2-0.3), so some of it may still be deconvolved."""
     region = np.asarray(region, bool)
     if explained_min <= 0 or not region.any():
@@ -441,8 +442,9 @@ def deblur(image: np.ndarray, blur: np.ndarray | None = None, kind: np.ndarray |
             return DeblurResult(image.copy(), k, mask, None, frac, seconds, *checked)
 
     t0 = time.perf_counter()
-    region = explained_region(image, region, k, cfg.explained_min, cfg.min_area)
-    mask = soft_mask(region, feather)
+    explained = explained_region(image, region, k, cfg.explained_min, cfg.min_area)
+    if explained is not region:  # the mask follows the smaller region (explained_region returns it as is when off)
+        region, mask = explained, soft_mask(explained, feather)
     seconds["explained"] = time.perf_counter() - t0
     if not region.any():  # the kernel explains none of it: nothing there to undo
         return DeblurResult(image.copy(), k, mask, None, frac, seconds, *checked)
