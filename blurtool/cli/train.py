@@ -17,7 +17,8 @@ def _option_for(f: dataclasses.Field) -> inspect.Parameter:
     name = "--" + f.name.replace("_", "-")
     help_ = f.metadata.get("help", "")
     if f.type in ("list", list):
-        annotation = Annotated[list[Path], typer.Option(name, help=help_, metavar="DIR")]
+        metavar = f.metadata.get("metavar", "DIR")
+        annotation = Annotated[list[Path], typer.Option(name, help=help_, metavar=metavar)]
         default = [Path(d) for d in default]
     elif f.type in ("bool", bool):
         flag = f"{name}/--no-{f.name.replace('_', '-')}"
@@ -38,7 +39,8 @@ def train_command(calibrate: bool = True, **options) -> None:
     from blurtool.train.loop import train
 
     console = Console(stderr=True)
-    options["data"] = [str(p) for p in options["data"]]
+    for name in ("data", "init"):  # the repeatable path options
+        options[name] = [str(p) for p in options[name]]
     cfg = TrainConfig(**options)
     # train() checks every option (ranges, files, an existing run at --out) before it writes anything.
     best = train(cfg, console=console)

@@ -27,10 +27,13 @@ class TrainConfig:
         "Training folder, repeatable: CUHK layout (images/, gt/ with 255 = blurred; all-black masks for photos sharp "
         "everywhere) or a folder of consecutive sharp video frames (frames/) for real motion blur.",
     )
-    init: str = _opt(
-        "",
+    init: list = _opt(
+        list,
         "Warm-start from this blurtool weights file (the shipped one included): every tensor whose name and shape "
-        "match is copied, the rest start fresh; --encoder-init is then not used.",
+        "match is copied, the rest start fresh; --encoder-init is then not used. Given more than once: from the "
+        "files' average, tensor by tensor (a uniform model soup of runs from one ancestor); with --steps 0 that "
+        "average, validated and calibrated, is the run's weights.",
+        metavar="FILE",
     )
     encoder_init: str = _opt(
         lambda: os.path.join(data_root(), ENCODER_FILE),
@@ -40,7 +43,9 @@ class TrainConfig:
         "runs/blurnet",
         "Run folder: train.log, history.json, last.pt (resume), best.pt (weights). Must be new or empty unless --resume.",
     )
-    steps: int = _opt(7000, "Optimisation steps (about 1.0-1.3 s each on 2 CPU cores at batch 8, crop 256).")
+    steps: int = _opt(
+        7000, "Optimisation steps (about 0.5-1.3 s each on 2 CPU cores at batch 8, crop 256); 0: --init's average only."
+    )
     max_minutes: float = _opt(0.0, "Stop (and save) after this wall time in minutes; 0 = no limit.")
     batch_size: int = _opt(8, "Crops per step.")
     crop: int = _opt(256, "Training crop side, px.")
@@ -85,6 +90,11 @@ class TrainConfig:
     multiscale_loss: bool = _opt(True, "Cross-entropy at strides 2, 4, 8 and 16 (Kim et al.); off = finest scale only.")
     resume: bool = _opt(False, "Continue from <out>/last.pt.")
 
+    def __post_init__(self):
+        # A library caller may give the one `init` file as a path; the run always holds the list.
+        if isinstance(self.init, (str, os.PathLike)):
+            self.init = [os.fspath(self.init)] if os.fspath(self.init) else []
+
 
 # The sample kinds with a share, in the order BlurTrainingSet.sample lays them along one uniform number; the rest of
 # the samples are plain crops. A new sample kind is added here and to the makers of `sample()`.
@@ -124,7 +134,7 @@ def _below_one():
 
 # Every numeric option's valid range, as (test, what the message says).
 _RANGES = {
-    "steps": _at_least(1),
+    "steps": _at_least(0),
     "max_minutes": _at_least(0),
     "batch_size": _at_least(1),
     "crop": _at_least(32),
@@ -167,8 +177,10 @@ def check_config(cfg: TrainConfig) -> None:
     for folder in cfg.data:
         if not Path(folder).is_dir():
             raise InputError(f"{folder}: training folder not found")
-    for name in ("init",) if cfg.init else ("encoder_init",):  # --init replaces the encoder initialisation
-        path = getattr(cfg, name)
+    if cfg.steps == 0 and not cfg.init:
+        raise InputError("`steps` 0: nothing to train and nothing to start from (0 steps averages `init` files)")
+    # --init replaces the encoder initialisation.
+    for name, path in [("init", p) for p in cfg.init] if cfg.init else [("encoder_init", cfg.encoder_init)]:
         if path and not Path(path).is_file():
             hint = " (give the ImageNet MobileNetV2 file, '' to train from scratch, or `init` a weights file)" \
                 if name == "encoder_init" else ""

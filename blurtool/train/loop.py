@@ -53,16 +53,28 @@ def split_by_folder(examples, val_share: float, seed: int) -> tuple[list, list]:
     return train_examples, val_examples
 
 
-def warm_start(model, path) -> tuple[dict, list[str]]:
-    """Copy every tensor of the weights file at `path` whose name and shape match into `model`; returns the file's
-    card and the names of the tensors that start fresh (a new or reshaped head)."""
+def warm_start(model, paths) -> tuple[list[dict], list[str]]:
+    """Copy into `model` every tensor whose name and shape match in the weights file(s) at `paths` (one path or a
+    list); returns the files' cards and the names of the tensors that start fresh (a new or reshaped head).
+
+    Several files are averaged tensor by tensor first: a uniform "model soup" (Wortsman et al., ICML 2022), which for
+    runs fine-tuned from one ancestor lands between their minima and measures better than either (docs/training.md,
+    stage 8). Files of different architectures cannot be averaged: InputError."""
     from ..weights import load_weights
 
-    source, card = load_weights(path)
-    own, theirs = model.state_dict(), source.state_dict()
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    loaded = [load_weights(p) for p in paths]
+    states = [m.state_dict() for m, _ in loaded]
+    for p, st in zip(paths[1:], states[1:]):
+        if {k: v.shape for k, v in st.items()} != {k: v.shape for k, v in states[0].items()}:
+            raise InputError(f"{p}: `init` files of different architectures cannot be averaged ({paths[0]} differs)")
+    # Float tensors are averaged; counters (BatchNorm's num_batches_tracked) are the first file's.
+    theirs = {k: sum(st[k] for st in states) / len(states) if v.is_floating_point() else v
+              for k, v in states[0].items()}
+    own = model.state_dict()
     copied = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict({**own, **copied})
-    return card, [k for k in own if k not in copied]
+    return [card for _, card in loaded], [k for k in own if k not in copied]
 
 
 def predict_probs(model, image_u8: np.ndarray, working_size: int, mean, std, device="cpu"):
@@ -182,11 +194,11 @@ def train(cfg: TrainConfig, console=None) -> Path:
 
     model_config = BlurNetConfig(amount_head=True)
     model = create_model("blurnet", **dataclasses.asdict(model_config))
-    init_card, init_record, init_message = None, None, None
+    init_cards, init_record, init_message = [], None, None
     if cfg.init:
-        init_card, fresh = warm_start(model, cfg.init)
-        init_record = {"file": Path(cfg.init).name, "sha256": sha256_of(Path(cfg.init))}
-        init_message = f"warm start from {cfg.init}: " + (
+        init_cards, fresh = warm_start(model, cfg.init)
+        init_record = [{"file": Path(p).name, "sha256": sha256_of(Path(p))} for p in cfg.init]
+        init_message = f"warm start from {' + '.join(cfg.init)}" + (" averaged" if len(cfg.init) > 1 else "") + ": " + (
             f"{len(fresh)} tensors start fresh ({', '.join(fresh[:4])}{'...' if len(fresh) > 4 else ''})"
             if fresh else "every tensor copied"
         )
@@ -275,12 +287,15 @@ def train(cfg: TrainConfig, console=None) -> Path:
             "minutes": round(minutes, 1),
             "config": dataclasses.asdict(cfg),
         }
-        # The stages that made this model, oldest first: the init file's stages (or its one training record, for a
-        # file from before stages were recorded), then this one.
+        # The stages that made this model, oldest first: the init files' stages (or a file's one training record,
+        # for a file from before stages were recorded), each stage once (averaged runs share their ancestors'), then
+        # this one.
         earlier = []
-        if init_card is not None:
+        for init_card in init_cards:
             t = init_card.get("training", {})
-            earlier = t.get("stages") or [{k: t.get(k) for k in ("data", "steps", "minutes", "config", "encoder_init")}]
+            for s in t.get("stages") or [{k: t.get(k) for k in ("data", "steps", "minutes", "config", "encoder_init")}]:
+                if s not in earlier:
+                    earlier.append(s)
         return {
             "normalisation": {"mean": mean, "std": std},
             "threshold": DEFAULT_THRESHOLD,  # until `blurtool calibrate` (run at the end of `blurtool train`)
@@ -309,7 +324,7 @@ def train(cfg: TrainConfig, console=None) -> Path:
         model.eval()
         metrics = validate(shipped, val_examples, cfg.working_size, mean, std, device=device)
         entry = {"step": step, "minutes": round(minutes, 1), **metrics}
-        if ema is not None:  # the raw weights too, so the log shows what the average brings
+        if ema is not None and step:  # the raw weights too, so the log shows what the average brings (none at 0)
             entry["raw"] = validate(model, val_examples, cfg.working_size, mean, std, device=device)["score"]
         model.train()
         history.append(entry)
@@ -338,6 +353,10 @@ def train(cfg: TrainConfig, console=None) -> Path:
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     model.train()
     start = time.time() - (history[-1]["minutes"] * 60 if history else 0)
+    if cfg.steps == 0:  # the `init` files' average is the run's weights: validated and saved as a checkpoint
+        checkpoint(0.0)
+        _log(log_file, f"0 steps: the average of {len(cfg.init)} `init` files; validation score {best:.4f}", console)
+        return out / "best.pt"
     running, t_last = 0.0, time.time()
     classes = model_config.num_classes
     for images, labels, amount in loader:

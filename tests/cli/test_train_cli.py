@@ -56,7 +56,7 @@ def _args(cuhk_folder, out, *extra):
 
 @pytest.mark.parametrize(
     "extra,message",
-    [(["--steps", "0"], "--steps 0: must be at least 1"), (["--batch-size", "0"], "--batch-size"),
+    [(["--steps", "0"], "--steps 0: nothing to train"), (["--steps", "-1"], "--steps -1: must be at least 0"), (["--batch-size", "0"], "--batch-size"),
      (["--crop", "0"], "--crop"), (["--val-share", "0"], "--val-share"), (["--workers", "-1"], "--workers"),
      (["--val-every", "0"], "--val-every"), (["--lr", "-1"], "--lr"), (["--resume"], "no last.pt"),
      (["--val-share", "0.01"], "cannot be split")],
@@ -87,3 +87,17 @@ def test_a_text_file_as_encoder_init_or_init_is_one_line(cuhk_folder, tmp_path):
         result = runner.invoke(app, args)
         assert result.exit_code == 1 and "Traceback" not in result.output, result.output
         assert str(text.name) in result.output
+
+
+def test_two_init_files_and_zero_steps_average_them_into_a_calibrated_run(cuhk_folder, tmp_path):
+    for name, seed in (("a", "0"), ("b", "1")):
+        result = runner.invoke(app, _args(cuhk_folder, tmp_path / name, "--seed", seed))
+        assert result.exit_code == 0, result.output
+    args = _args(cuhk_folder, tmp_path / "soup", "--init", str(tmp_path / "a" / "best.pt"),
+                 "--init", str(tmp_path / "b" / "best.pt"))
+    args[args.index("--steps") + 1] = "0"
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    _, card = load_weights(tmp_path / "soup" / "best.pt")
+    assert card["training"]["steps"] == 0 and len(card["training"]["init"]) == 2
+    assert "calibrated on 2 held-out photos" in result.stderr

@@ -6,7 +6,7 @@ from blurtool.errors import InputError
 from blurtool.train.config import TrainConfig
 from blurtool.train.data import split_train_val
 from blurtool.train.loop import train
-from blurtool.weights import load_weights, save_weights
+from blurtool.weights import load_weights, save_weights, sha256_of
 
 
 def _cfg(cuhk_folder, out, **kw):
@@ -150,8 +150,42 @@ def test_init_warm_starts_from_a_weights_file_and_records_its_stages(cuhk_folder
     assert fresh and all(".amount." in name for name in fresh)
     _, card = load_weights(train(_cfg(cuhk_folder, tmp_path / "b", steps=1, init=str(first))))
     stages = card["training"]["stages"]
-    assert len(stages) == 2 and stages[1]["init"]["file"] == "best.pt"
+    assert len(stages) == 2 and stages[1]["init"] == [{"file": "best.pt", "sha256": sha256_of(first)}]
     assert "warm start from" in (tmp_path / "b" / "train.log").read_text()
+
+
+def test_several_init_files_are_averaged_and_zero_steps_ships_the_average(cuhk_folder, tmp_path):
+    import torch
+
+    first = train(_cfg(cuhk_folder, tmp_path / "a", steps=1))
+    second = train(_cfg(cuhk_folder, tmp_path / "b", steps=1, seed=1, init=[str(first)]))
+    (a, _), (b, _) = load_weights(first), load_weights(second)
+    soup = train(_cfg(cuhk_folder, tmp_path / "soup", steps=0, init=[str(first), str(second)]))
+    model, card = load_weights(soup)
+    got, sa, sb = model.state_dict(), a.state_dict(), b.state_dict()
+    # The weights files store float16, so the mean of two stored tensors is exact only to that precision.
+    differ = [k for k in got if got[k].is_floating_point() and not torch.equal(sa[k], sb[k])]
+    assert differ, "the two runs must differ for the average to be tested"
+    for k in differ:
+        assert torch.allclose(got[k], (sa[k] + sb[k]) / 2, rtol=1e-3, atol=1e-3), k
+    training = card["training"]
+    assert training["steps"] == 0 and [r["file"] for r in training["init"]] == ["best.pt", "best.pt"]
+    # Stages: a's one stage (shared by b, recorded once), b's own (warm-started from a), then the average.
+    stages = training["stages"]
+    assert [s["steps"] for s in stages] == [1, 1, 0] and stages[0]["init"] is None
+    assert stages[1]["init"][0]["sha256"] == sha256_of(first) and len(stages[2]["init"]) == 2
+    assert card["metrics"]["validation"]["score"] >= 0
+    assert "averaged" in (tmp_path / "soup" / "train.log").read_text()
+
+
+def test_init_files_of_different_architectures_are_refused(cuhk_folder, tmp_path):
+    from blurtool.model import create_model
+
+    first = train(_cfg(cuhk_folder, tmp_path / "a", steps=1))
+    wide = tmp_path / "wide.pt"
+    save_weights(wide, create_model("blurnet", decoder_channels=(128, 96, 64, 48), amount_head=True), {"threshold": 0.5})
+    with pytest.raises(InputError, match="different architectures cannot be averaged"):
+        train(_cfg(cuhk_folder, tmp_path / "soup", steps=0, init=[str(first), str(wide)]))
 
 
 def test_a_folder_with_too_few_images_for_validation_is_refused_before_anything_is_written(cuhk_folder, tmp_path):
