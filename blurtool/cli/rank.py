@@ -55,8 +55,9 @@ GoodDefocusShareMinOpt = _rule(
 )
 SoftAmountMaxOpt = Annotated[float, typer.Option(
     "--soft-amount-max", min=0.0, max=100.0, rich_help_panel=_RULES,
-    help="ok-blur (slightly soft) instead of bad-blur when the blur's amount is below this (blur radius in px at "
-    "a 1000 px long side; 4 = the top of the 'low' level, details still visible). Needs weights with an amount.",
+    help="ok-blur (slightly soft) instead of bad-blur when the blur is mostly defocus and its amount is below this "
+    "(blur radius in px at a 1000 px long side; 4 = the top of the 'low' level, details still visible); motion blur "
+    "is never slight. Needs weights with an amount.",
 )]
 
 

@@ -65,9 +65,12 @@ class RankRules:
     5. **bad-blur, missed focus**: ``centre_sharp < centre_sharp_min`` and no subject: the lens focused on the
        periphery/background and the subject is soft.
 
-       Rules 2-5 give **ok-blur, slightly soft** instead when the blur they judge is slight: its amount (``amount``
-       for rules 2-3, ``centre_amount`` for 4-5) is below ``soft_amount_max`` (the "low" level, details still
-       visible). Without an amount map they always give bad-blur.
+       Rules 2 and 5 give **ok-blur, slightly soft** instead when the blur they judge is slight defocus: its amount
+       (``amount`` for rule 2, ``centre_amount`` for 5) is below ``soft_amount_max`` (the "low" level, details still
+       visible) and most of the blur is defocus (``defocus_share >= 0.5``). Motion blur is never forgiven as slight
+       (rules 3 and 4 always give bad-blur): a camera shake doubles edges however short it is, and the amount
+       under-reads real shake (trajectories that linger, as a hand's do, read 2-4 where a straight streak of the
+       same extent reads 8 and more). Without an amount map rules 2-5 always give bad-blur.
     6. **ok-blur**: ``blurred_fraction <= ok_blurred_max``: blur only on small regions that do not hold the subject.
     7. **good-blur**: the blur is mostly defocus (``defocus_share >= good_defocus_share_min``) and a sharp subject
        exists: shallow depth of field, the bokeh a photographer wants.
@@ -289,22 +292,23 @@ def verdict(s: BlurScores, rules: RankRules | None = None) -> tuple[Verdict, str
     """The verdict and a short reason, by the ordered rules of :class:`RankRules`."""
     r = rules or RankRules()
 
-    def bad(reason: str, amount: float | None):
-        if amount is not None and amount < r.soft_amount_max:
+    def bad(reason: str, amount: float | None, motion: bool):
+        if amount is not None and amount < r.soft_amount_max and not motion:
             return Verdict.OK, "slightly soft"
         return Verdict.BAD, reason
 
     if s.blurred_fraction <= r.no_blur_max:
         return Verdict.NONE, "all sharp"
     subject_ok = has_subject(s, r)
+    mostly_motion = s.defocus_share < 0.5
     if s.blurred_fraction >= r.frame_blurred_min and not subject_ok:
-        return bad("whole frame blurred", s.amount)
+        return bad("whole frame blurred", s.amount, mostly_motion)
     if s.motion_fraction >= r.shake_motion_min:
-        return bad("camera shake", s.amount)
+        return bad("camera shake", s.amount, motion=True)
     if s.centre_motion >= r.subject_motion_max:
-        return bad("motion-blurred subject", s.centre_amount)
+        return bad("motion-blurred subject", s.centre_amount, motion=True)
     if s.centre_sharp < r.centre_sharp_min and not subject_ok:
-        return bad("missed focus", s.centre_amount)
+        return bad("missed focus", s.centre_amount, mostly_motion)
     if s.blurred_fraction <= r.ok_blurred_max:
         return Verdict.OK, "small blurred regions"
     if s.defocus_share >= r.good_defocus_share_min and subject_ok:

@@ -283,3 +283,20 @@ def test_the_amount_is_scored_on_blurred_pixels_and_a_slight_blur_is_only_slight
         score_maps(blur, kind, 0.5, amount=slight[:10])
     with pytest.raises(InputError):
         RankRules(soft_amount_max=-1)
+
+
+def test_a_slight_motion_blur_is_never_only_slightly_soft():
+    # The same slight amount that makes a defocused frame "slightly soft" leaves a shaken one bad-blur: whole frame
+    # (rule 2) when most of the blur is motion, camera shake (3) and a motion-blurred subject (4) always.
+    whole = np.ones((H, W), bool)
+    slight = np.full((H, W), 2.0, np.float32)
+    assert rank_maps(*maps(whole), 0.5, amount=slight)[1:] == (Verdict.OK, "slightly soft")
+    assert rank_maps(*maps(whole, kind=2), 0.5, amount=slight)[1:] == (Verdict.BAD, "whole frame blurred")
+    strip = np.ones((H, W), bool)
+    strip[:, : W // 4] = False  # a sharp strip at the edge: no subject, most of the frame blurred
+    assert rank_maps(*maps(strip), 0.5, amount=slight)[1:] == (Verdict.OK, "slightly soft")
+    assert rank_maps(*maps(strip, kind=2), 0.5, amount=slight)[1:] == (Verdict.BAD, "camera shake")
+    # A motion-blurred centre on a frame mostly sharp: the subject's blur is motion, however slight.
+    centre = ellipse(W / 2, H / 2, W / 5, H / 5)
+    assert rank_maps(*maps(centre, kind=2), 0.5, amount=slight)[1:] == (Verdict.BAD, "motion-blurred subject")
+
