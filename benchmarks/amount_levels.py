@@ -4,7 +4,7 @@
 
 For each held-out set (default: the held-out photos of sharp-photos, cuhk-train and szu-bd-train, named by the weights
 card), every photo is blurred as a whole by each known kernel of the progressive-blur benchmark (disks and streaks,
-blurtool.train.synth.progressive_blurs) exactly as `blurtool eval --amount` does (blurtool.evaluate.evaluate_amount);
+blurtool.train.synth.progressive_blurs) exactly as `blurtool eval --amount` does (blurtool.evaluate.amount_cases);
 this prints, per kernel, its true amount and level, the median and 10th-90th percentile of the readings, and the
 share of photos read at the right level. In blurtool.amount's unit (blur radius in px at a 1000 px long side).
 """
@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 from common import DATA
 
-from blurtool.amount import LEVELS, level_index, to_reference
-from blurtool.evaluate import amount_view, list_samples, val_stems
+from blurtool.amount import LEVELS, level_index
+from blurtool.evaluate import amount_cases, val_stems
 from blurtool.inference import BlurDetector
 from blurtool.kinds import Kind
-from blurtool.train import metrics
 
 
 def readings(det: BlurDetector, folder: Path) -> dict[tuple[str, float], list[float]]:
@@ -30,16 +29,8 @@ def readings(det: BlurDetector, folder: Path) -> dict[tuple[str, float], list[fl
     names = {p.stem for p in (folder / "images").iterdir()}
     stems = [s for s in val_stems(det.card) if s in names]
     out: dict[tuple[str, float], list[float]] = defaultdict(list)
-    for sample in list_samples(folder, stems):
-        view = amount_view(sample, int(det.working_size))
-        if view is None:  # too little sharp texture to read an amount on
-            continue
-        image, where = view
-
-        def estimate(blurred):
-            return det.predict(np.clip(blurred, 0, 1), full_size=False).work_amount
-
-        for kind, truth, est in metrics.progressive_case(image, where, estimate, to_reference(1.0, max(image.shape[:2]))):
+    for crop in amount_cases(det, folder, stems=stems):
+        for kind, truth, est in crop:
             out[(Kind(kind).name.lower(), round(float(truth), 2))].append(float(est))
     return out
 

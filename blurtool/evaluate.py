@@ -199,20 +199,20 @@ def amount_view(sample, working_size: int) -> tuple[np.ndarray, np.ndarray] | No
     return (image, where) if where.mean() >= AMOUNT_MIN_SHARE else None
 
 
-def evaluate_amount(
+def amount_cases(
     detector,
     data_dir: str | os.PathLike,
     *,
     stems: Iterable[str] | None = None,
     on_image: Callable[[int, int, str], None] | None = None,
-) -> dict:
-    """The progressive-blur benchmark of the blur amount (Zhang et al. 2018's levels) on a CUHK-layout folder.
+) -> list[list[tuple]]:
+    """The progressive-blur readings of the blur amount on a CUHK-layout folder: per photo with enough sharp texture,
+    metrics.progressive_case's list of (kind, true amount, estimated amount), in blurtool.amount's unit.
 
     Each photo, at the detector's working size, is blurred as a whole by disks of radius 1, 2, 3, 5, 7, 10 px and
     motion streaks of 5, 11, 21, 31 px (blurtool.train.synth.progressive_blurs); the estimate of each is the median
     amount over the pixels that are sharp in the ground truth (blurred now by exactly the known kernel) and textured
-    (a flat region shows no blur whatever its amount). Both are in blurtool.amount's unit. Returns
-    metrics.progressive_amount_scores (spearman, mae, level_accuracy, no_saturation) plus `images` and `cases`.
+    (a flat region shows no blur whatever its amount).
 
     The detector needs ``has_amount`` and ``working_size`` and a ``predict(image, full_size=False)`` whose result has
     ``work_amount``."""
@@ -233,6 +233,20 @@ def evaluate_amount(
             crops.append(M.progressive_case(image, where, estimate, to_reference(1.0, max(image.shape[:2]))))
         if on_image is not None:
             on_image(i + 1, len(samples), s.stem)
+    return crops
+
+
+def evaluate_amount(
+    detector,
+    data_dir: str | os.PathLike,
+    *,
+    stems: Iterable[str] | None = None,
+    on_image: Callable[[int, int, str], None] | None = None,
+) -> dict:
+    """The progressive-blur benchmark of the blur amount (Zhang et al. 2018's levels) on a CUHK-layout folder
+    (:func:`amount_cases`). Returns metrics.progressive_amount_scores (spearman, mae, level_accuracy, no_saturation)
+    plus `images` and `cases`."""
+    crops = amount_cases(detector, data_dir, stems=stems, on_image=on_image)
     scores = M.progressive_amount_scores(crops)
     return {**scores, "images": len(crops), "cases": sum(len(c) for c in crops)}
 

@@ -59,7 +59,7 @@ def warm_start(model, paths) -> tuple[list[dict], list[str]]:
 
     Several files are averaged tensor by tensor first: a uniform "model soup" (Wortsman et al., ICML 2022), which for
     runs fine-tuned from one ancestor lands between their minima and measures better than either (docs/training.md,
-    stage 8). Files of different architectures cannot be averaged: InputError."""
+    stage 9). Files of different architectures cannot be averaged: InputError."""
     from ..weights import load_weights
 
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
