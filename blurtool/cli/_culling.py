@@ -35,7 +35,8 @@ XmpNamingOpt = Annotated[SidecarNaming, typer.Option(
 )]
 XmpEmbedOpt = Annotated[bool, typer.Option(
     "--xmp-embed", help="Write the XMP into JPEG, TIFF and DNG files themselves (every other tag kept; the original "
-    "is kept for --undo) instead of a sidecar; other formats still get a sidecar.", rich_help_panel=_XMP,
+    "is kept for --undo) instead of a sidecar; a sidecar already beside such a photo is merged too; other formats "
+    "still get a sidecar.", rich_help_panel=_XMP,
 )]
 XmpRatingOpt = Annotated[list[str] | None, typer.Option(
     "--xmp-rating", metavar="KEY=N", help="Stars for a verdict (bad-blur, ok-blur, good-blur, no-blur) or burst "

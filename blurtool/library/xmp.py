@@ -1,7 +1,7 @@
 """Verdicts where photo managers see them: XMP ratings, colour labels and pick labels (``blurtool rank --xmp``).
 
 For each photo, blurtool writes into its XMP (a sidecar file, or the photo itself for JPEG/TIFF/DNG with
-``embed``):
+``embed``, and then also a sidecar already beside it):
 
 * ``xmp:Rating`` and ``xmp:Label`` (stars and colour label: Lightroom, Capture One, darktable, digiKam, Bridge) and
   ``digiKam:PickLabel`` (1 rejected, 2 pending, 3 accepted), from the verdict and the burst role by an
@@ -277,21 +277,24 @@ def plan_xmp(
         for f in getattr(r, "files", (r.path,)):
             f = Path(f)
             embedded = embed and f.suffix.lower() in EMBEDDABLE
-            t = f if embedded else sidecar_path(f, naming)
-            key = t.absolute()
-            if key in seen:
-                continue  # photo.xmp of a RAW+JPEG pair: one sidecar for the shot
-            seen.add(key)
-            if key in owner and owner[key] != Path(r.path).absolute():
-                why = (f"{t} is also the sidecar of {owner[key]}; not written twice "
-                       "(use `naming` ext: photo.ext.xmp is never shared)")
-                plan.failed.append((f, why))
-                continue
-            owner[key] = Path(r.path).absolute()
-            if os.path.isdir(t):
-                plan.failed.append((f, f"{t} is a folder; no sidecar written"))
-                continue
-            targets.append((r, f, t, embedded))
+            side = sidecar_path(f, naming)
+            # Embedding, a sidecar already beside the photo is merged too: darktable and digiKam read the sidecar
+            # before the photo, so left alone it would go on showing the old verdict there.
+            for t in ((f, side) if embedded and side.is_file() else (f if embedded else side,)):
+                key = t.absolute()
+                if key in seen:
+                    continue  # photo.xmp of a RAW+JPEG pair: one sidecar for the shot
+                seen.add(key)
+                if key in owner and owner[key] != Path(r.path).absolute():
+                    why = (f"{t} is also the sidecar of {owner[key]}; not written twice "
+                           "(use `naming` ext: photo.ext.xmp is never shared)")
+                    plan.failed.append((f, why))
+                    continue
+                owner[key] = Path(r.path).absolute()
+                if os.path.isdir(t):
+                    plan.failed.append((f, f"{t} is a folder; no sidecar written"))
+                    continue
+                targets.append((r, f, t, t == f))
     to_read = sorted({str(t.absolute()) for _, _, t, _ in targets if t.is_file()}
                      | {str(f.absolute()) for _, f, t, _ in targets if not t.is_file() and f.is_file()})
     rows = et.read_json(to_read, READ_TAGS) if to_read else {}

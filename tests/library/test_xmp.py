@@ -275,6 +275,32 @@ def test_embedding_keeps_the_photos_other_metadata_and_undo_restores_its_bytes(t
 
 
 @needs_exiftool
+def test_embedding_also_merges_a_sidecar_already_beside_the_photo(tmp_path, et):
+    # darktable reads photo.jpg.xmp before the JPEG: an embedded verdict alone would not show there.
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    jpg = folder / "shake.jpg"
+    write(jpg, photo(np.ones((96, 128), bool), motion=True))
+    lone = write(folder / "lone.jpg", photo(np.ones((96, 128), bool), motion=True))
+    side = folder / "shake.jpg.xmp"
+    side.write_text(DARKTABLE_SIDECAR)
+    before = side.read_bytes()
+    recs = rank_photos([jpg, lone], FakeDetector()).records
+    log = tmp_path / "log.jsonl"
+    plan = run_xmp(recs, et, log, embed=True)
+    assert sorted((c.path.name, c.embedded) for c in plan.changes) == [
+        ("lone.jpg", True), ("shake.jpg", True), ("shake.jpg.xmp", False)]
+    rows = read_back(jpg, side)
+    for name in ("shake.jpg", "shake.jpg.xmp"):
+        assert rows[name]["XMP-xmp:Rating"] == 1 and rows[name]["XMP-blurtool:Verdict"] == "bad-blur"
+    assert rows["shake.jpg.xmp"]["XMP-darktable:History"][1]["Params"] == "gz48eJzjZhgFowABWAbaAaNgwAEAEDgAAg=="
+    assert rows["shake.jpg.xmp"]["XMP-dc:Subject"] == ["holiday", "beach"]
+    assert not (folder / "lone.jpg.xmp").exists()  # no new sidecar for an embedded photo
+    undo(log)
+    assert side.read_bytes() == before
+
+
+@needs_exiftool
 def test_undo_leaves_a_sidecar_changed_since(tmp_path, et):
     _, recs = ranked(tmp_path / "lib")
     log = tmp_path / "log.jsonl"
