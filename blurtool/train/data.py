@@ -57,6 +57,9 @@ class FrameSequence:
 # Frames averaged into one real motion-blurred sample: odd counts, so a middle frame is the sharp reference. At 240 fps
 # 5-15 frames are exposures of 1/48-1/16 s, the range where a hand-held shot shakes.
 FRAME_COUNTS = (5, 7, 9, 11, 13, 15)
+# Share of sharp ground truth a crop needs to count as "a subject on its bokeh" for a blurred-whole sample: enough
+# subject to learn from, enough blur around it for the context of SZU-BD's small subjects.
+GLOBAL_SUBJECT_SHARP = (0.05, 0.6)
 
 
 def is_frame_folder(folder) -> bool:
@@ -198,16 +201,32 @@ class BlurTrainingSet:
                 return composite(rng, bg, bg_lab, src, mask, kind, bg_amount)
         return bg, bg_lab, bg_amount
 
+    def _crop_with_sharp_part(self, rng, size, tries=8):
+        """A plain crop holding both sharp and blurred ground truth (a subject on its bokeh), or None."""
+        for _ in range(tries):
+            img, lab, _ = self._plain(rng, size)
+            sharp = float((lab == Kind.SHARP).mean())
+            if GLOBAL_SUBJECT_SHARP[0] <= sharp <= GLOBAL_SUBJECT_SHARP[1]:
+                return img, lab
+        return None
+
     def _global(self, rng, size):
-        """A sharp crop blurred as a whole by a kernel of known radius over the amount's range; a blur milder than the
-        map's range teaches the amount only (its map labels are IGNORE)."""
-        win = self._sharp_window(rng, size)
+        """A crop blurred as a whole by a kernel of known radius over the amount's range (shake, missed focus): half
+        the time a sharp window, else a crop of a sharp part beside blur already there (a subject on bokeh: a macro
+        shot misfocused or shaken), so that the amount is learnt where the context says "a sharp subject" too
+        (without it SZU-BD's subjects, blurred whole, read about half their radius). The pixels that were sharp get
+        the kernel's kind and radius where it visibly changed them; the ones blurred before are blurred twice over,
+        of unknown kind and amount (IGNORE, NaN). A blur milder than the map's range teaches the amount only (its map
+        labels are IGNORE)."""
+        win = self._sharp_window(rng, size) if rng.random() < 0.5 else self._crop_with_sharp_part(rng, size)
         if win is None:
             return self._plain(rng, size)
+        sharp, was = win
         kind = int(rng.choice([Kind.MOTION, Kind.DEFOCUS]))
         kernel, radius, in_map_range = graded_kernel(rng, kind)
-        blurred = blur(win[0], kernel)
-        labels = visible_labels(win[0], blurred, np.full((size, size), kind, np.uint8))
+        blurred = blur(sharp, kernel)
+        labels = visible_labels(sharp, blurred, np.full((size, size), kind, np.uint8))
+        labels[was != Kind.SHARP] = IGNORE
         amount = np.where(labels == IGNORE, np.nan, radius).astype(np.float32)
         if not in_map_range:
             labels[:] = IGNORE

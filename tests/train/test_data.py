@@ -66,6 +66,37 @@ def test_samples_are_deterministic_and_well_formed(cuhk_folder):
 
 
 
+def test_a_subject_on_bokeh_blurred_whole_knows_the_amount_on_the_subject_only():
+    from blurtool.train.data import MARGIN, Example
+
+    # One photo exactly the sample's size (no rescale, the crop is the whole photo): a sharp textured subject in the
+    # middle third, the rest already defocused.
+    side = 64 + 2 * MARGIN
+    rng = np.random.default_rng(0)
+    image = cv2.resize((rng.random((side // 4, side // 4, 3)) * 255).astype(np.uint8), (side, side),
+                       interpolation=cv2.INTER_NEAREST)
+    labels = np.full((side, side), Kind.DEFOCUS, np.uint8)
+    labels[:, side // 3 : 2 * side // 3] = Kind.SHARP
+    image[labels != Kind.SHARP] = cv2.GaussianBlur(image, (0, 0), 3)[labels != Kind.SHARP]
+    ds = BlurTrainingSet([Example("out_of_focus_subject", image, labels, Kind.DEFOCUS)],
+                         TrainConfig(crop=64, working_size=side, scale_jitter=0.0, steps=1), [0.5] * 3, [0.25] * 3)
+    subject_samples = amounts_known = 0
+    for i in range(40):
+        img, lab, amount = ds._global(np.random.default_rng(i), side)
+        if (amount[labels == Kind.SHARP] == 0).any():
+            continue  # no sharp window in this photo: a plain crop instead, sharp where it was
+        subject_samples += 1
+        # Blurred before: twice blurred now, kind and amount unknown.
+        assert (lab[labels != Kind.SHARP] == IGNORE).all() and np.isnan(amount[labels != Kind.SHARP]).all()
+        # The subject: one known radius wherever the kernel visibly changed it (nowhere for the mildest kernels),
+        # labelled blurred there (or ignored when milder than the map's range).
+        known = amount[~np.isnan(amount)]
+        assert known.size == 0 or (np.ptp(known) == 0 and known[0] > 0)
+        assert set(np.unique(lab[labels == Kind.SHARP])) <= {Kind.DEFOCUS, Kind.MOTION, IGNORE}
+        amounts_known += known.size > 0.5 * (labels == Kind.SHARP).sum()
+    assert 5 <= subject_samples <= 35 and amounts_known >= subject_samples // 2
+
+
 def test_grey_samples_have_equal_channels(cuhk_folder):
     examples = [load_example(s) for s in list_samples(cuhk_folder)]
     small = dict(crop=64, working_size=128, steps=10, batch_size=4)
