@@ -95,15 +95,19 @@ def parse_exif_time(when: str | bytes | None, subsec: str | bytes | None = None)
 
 
 def capture_time(path: Path | str) -> float | None:
-    """The photo's EXIF capture time in seconds, or None (no EXIF time, or a format Pillow cannot read)."""
-    from PIL import Image, UnidentifiedImageError
+    """The photo's EXIF capture time in seconds, or None (no EXIF time, or a format Pillow cannot read).
+
+    The file is opened as ``read_image`` opens it (``blurtool.io._open_header``), so a HEIC is read through
+    pillow-heif even in a process that has not decoded one yet (a phone's burst is HEIC)."""
+    from blurtool.errors import BlurtoolError
+    from blurtool.io import _open_header
 
     try:
-        with Image.open(path) as im:
+        with _open_header(Path(path), None) as im:
             exif = im.getexif()
             ifd = exif.get_ifd(0x8769)  # the Exif sub-IFD holds DateTimeOriginal and SubSecTimeOriginal
             return parse_exif_time(ifd.get(0x9003), ifd.get(0x9291))
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, KeyError, TypeError):
+    except (BlurtoolError, OSError, ValueError, SyntaxError, KeyError, TypeError):
         return None
 
 

@@ -56,6 +56,21 @@ def test_capture_time_from_a_cameras_exif(tmp_path):
     assert capture_times([p, q]) == {p: capture_time(p), q: None}
 
 
+def test_capture_time_of_a_heic_in_a_process_that_has_read_no_heic(tmp_path):
+    # rank's main process reads capture times before (or without) decoding any HEIC itself: the time of a phone's
+    # HEIC burst must not depend on pillow-heif having been registered by an earlier read (nor on ExifTool).
+    import subprocess
+
+    pytest.importorskip("pillow_heif")
+    from blurtool.io import _register_heif
+
+    _register_heif()
+    p = save_with_time(tmp_path / "IMG_0001.heic", scene(0), "2024:06:01 10:15:00", "250")
+    code = "import sys; from blurtool.library.bursts import capture_time; print(capture_time(sys.argv[1]))"
+    out = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, check=True).stdout
+    assert float(out) == pytest.approx(parse_exif_time("2024:06:01 10:15:00") + 0.25)
+
+
 def test_grouping_by_time_and_look():
     a, b = 0x0F0F_0F0F_0F0F_0F0F, 0xF0F0_F0F0_F0F0_F0F0
     frames = [("a1", 0.0, a), ("a2", 0.3, a ^ 0b11), ("x", 0.45, b), ("a3", 0.6, a ^ 0b111000), ("a4", 2.5, a),
