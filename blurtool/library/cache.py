@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blurtool.errors import InputError
+from blurtool.errors import InputError, OutputError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scores (
@@ -60,6 +60,11 @@ class ScoreCache:
         self._pending = 0
         self.hits = 0
         self.misses = 0
+        try:
+            # A new cache in a folder that does not exist yet (~/.cache on a fresh account) is created with it.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"{self.path}: cannot create the cache's folder ({e.strerror or e})") from None
         try:
             self.db = sqlite3.connect(self.path, timeout=30)
             self.db.executescript(_SCHEMA)

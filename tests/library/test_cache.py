@@ -64,3 +64,19 @@ def test_corrupt_cache_is_an_input_error(tmp_path):
     bad.write_bytes(b"garbage" * 100)
     with pytest.raises(InputError):
         ScoreCache(bad, "k")
+
+
+def test_a_new_cache_in_a_folder_that_does_not_exist_yet(tmp_path):
+    # `rank --cache ~/.cache/blurtool.sqlite`, as the README writes it, on an account without ~/.cache.
+    db = tmp_path / "home" / ".cache" / "blurtool.sqlite"
+    with ScoreCache(db, "k") as c:
+        assert c.get(tmp_path / "nothing.jpg") is None
+    assert db.is_file()
+
+
+def test_a_cache_whose_folder_cannot_be_made_is_an_output_error(tmp_path):
+    from blurtool.errors import OutputError
+
+    (tmp_path / "f").write_text("a file, not a folder")
+    with pytest.raises(OutputError, match="cannot create the cache's folder"):
+        ScoreCache(tmp_path / "f" / "c.sqlite", "k")
