@@ -24,3 +24,9 @@ class DeviceError(BlurtoolError):
 def naming(path, message: str) -> str:
     """`message`, prefixed with `path` unless it names it already: every per-file error says which file."""
     return message if str(path) in message else f"{path}: {message}"
+
+
+def one_line(text: object) -> str:
+    """A decoder's or tool's message on one line (libheif's end with a newline, some span several): an error is one
+    line naming the file and the reason, however the library below words it."""
+    return " ".join(str(text).split())

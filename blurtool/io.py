@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from blurtool.errors import InputError, OutputError
+from blurtool.errors import InputError, OutputError, one_line
 from blurtool.kinds import Kind
 from blurtool.raw import RAW_EXTENSIONS, is_raw, raw_size, read_raw
 
@@ -180,7 +180,7 @@ def _open_header(path: Path, max_pixels: int | None) -> Image.Image:
     except PermissionError:
         raise InputError(f"{path}: cannot read (permission denied)") from None
     except OSError as e:  # e.g. "Truncated File Read": the file ends inside its header
-        raise InputError(f"{path}: truncated or corrupt image data ({e})") from None
+        raise InputError(f"{path}: truncated or corrupt image data ({one_line(e)})") from None
     w, h = im.size
     if w <= 0 or h <= 0:
         im.close()
@@ -364,12 +364,12 @@ def read_image(
         except InputError:
             raise
         except Image.DecompressionBombError as e:
-            raise InputError(f"{path}: image is too large to decode safely ({e})") from None
+            raise InputError(f"{path}: image is too large to decode safely ({one_line(e)})") from None
         except MemoryError:
             raise InputError(f"{path}: not enough memory to decode this image") from None
         except (OSError, ValueError, EOFError, SyntaxError, IndexError) as e:
             # Pillow says "image file is truncated (N bytes not processed)", "broken data stream", ...
-            raise InputError(f"{path}: truncated or corrupt image data ({e})") from None
+            raise InputError(f"{path}: truncated or corrupt image data ({one_line(e)})") from None
     finally:
         im.close()
     return _apply_orientation(a, orientation)
@@ -487,7 +487,7 @@ def _encode(path: Path, bgr_or_gray: np.ndarray, params: list[int] | None = None
     try:
         ok, buf = cv2.imencode(ext, bgr_or_gray, params or [])
     except cv2.error as e:
-        raise OutputError(f"{path}: cannot encode image ({e})") from None
+        raise OutputError(f"{path}: cannot encode image ({one_line(e)})") from None
     if not ok:
         raise OutputError(f"{path}: cannot encode image as {ext}")
     return buf.tobytes()

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blurtool.errors import InputError
+from blurtool.errors import InputError, one_line
 
 __all__ = [
     "INSTALL_HINT",
@@ -132,7 +132,7 @@ def _text(e: BaseException) -> str:
     msg = e.args[0] if e.args else str(e)
     if isinstance(msg, bytes):
         msg = msg.decode("utf-8", "replace")
-    return str(msg) or type(e).__name__
+    return one_line(msg) or type(e).__name__
 
 
 class _Raw:

@@ -363,3 +363,22 @@ def test_corrupt_heic_is_one_clear_error(tmp_path, heif):
     (tmp_path / "cut.heic").write_bytes(data[:200])
     with pytest.raises(InputError, match="truncated or corrupt HEIF"):
         read_image(tmp_path / "cut.heic")
+
+
+def test_a_heic_cut_in_its_data_is_one_line(tmp_path, heif):
+    # libheif's messages end with a newline ("... references data outside of file bounds (points to ...)\n"): the
+    # error must still be one line, as for every other bad photo.
+    Image.fromarray(_photo()).save(tmp_path / "a.heic", quality=90)
+    data = (tmp_path / "a.heic").read_bytes()
+    for n in (len(data) // 4, len(data) // 2, len(data) - 100):
+        (tmp_path / "cut.heic").write_bytes(data[:n])
+        with pytest.raises(InputError) as e:
+            read_image(tmp_path / "cut.heic")
+        assert "\n" not in str(e.value) and str(e.value).startswith(str(tmp_path / "cut.heic"))
+
+
+def test_one_line():
+    from blurtool.errors import one_line
+
+    assert one_line("Invalid input: Unexpected end of file\n") == "Invalid input: Unexpected end of file"
+    assert one_line("a\n  b\tc ") == "a b c"
