@@ -13,8 +13,8 @@ For each photo, blurtool writes into its XMP (a sidecar file, or the photo itsel
 **Hand-set values are kept.** A rating (label, pick label) that is present and differs from what blurtool recorded
 writing there was set by someone else — the user in the photo manager — and is left alone unless
 ``overwrite_ratings``; a photo with any such value is the user's judgement, so blurtool then adds none of the three
-fields either (no "rejected" beside five stars given by hand). Values blurtool wrote itself are updated on the next
-run.
+fields either (no "rejected" beside five stars given by hand) and takes back the label and pick label it wrote
+itself. Values blurtool wrote itself are otherwise updated on the next run.
 
 **Nothing else changes.** Every edit goes through ExifTool (``blurtool.library.exiftool`` says why), which keeps every
 other property and namespace of an existing sidecar (darktable's history, Lightroom's develop settings, keywords):
@@ -202,14 +202,15 @@ def _decide(current: dict, recorded: dict, wanted: dict, overwrite: bool, new_fi
         return c is not None and w is not None and _same(_KIND[f], c, w)
 
     # A photo the user has judged (a rating, label or pick label of their own) is theirs: blurtool adds or changes
-    # none of the three fields beside a hand-set one (no 5-star photo marked rejected); it only takes back a value of
-    # its own that the verdict no longer asks for.
+    # none of the three fields beside a hand-set one (no 5-star photo marked rejected). It takes back its own label
+    # and pick label, which the user has overruled (its Red and "rejected" beside the 4 stars they gave later), and
+    # its own rating only when the verdict no longer asks for one.
     judged = not overwrite and any(current.get(f) is not None and not ours(f) for f in MANAGED)
     for f in MANAGED:
         kind = _KIND[f]
         c, w, d = current.get(f), recorded.get(f), wanted.get(f)
         if judged:
-            if ours(f) and d is None:
+            if ours(f) and (d is None or f != "Rating"):
                 put[f], own[f] = None, None
             elif c is not None and not ours(f):
                 kept[f] = c

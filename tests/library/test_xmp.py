@@ -144,6 +144,11 @@ def test_decide_keeps_hand_set_values_and_updates_its_own():
     # the verdict no longer asks for a rating: blurtool takes its own back, never the user's
     put, own, _ = _decide({"Rating": 1, "PickLabel": 3}, {"Rating": 1}, {}, False, False)
     assert put == {"Rating": None} and own == {"Rating": None}
+    # the user rated blurtool's rejected photo by hand: its own Red label and "rejected" are taken back
+    put, own, kept = _decide({"Rating": 4, "Label": "Red", "PickLabel": 1}, {"Rating": 1, "Label": "Red",
+                             "PickLabel": 1}, {"Rating": 1, "Label": "Red", "PickLabel": 1}, False, False)
+    assert put == {"Label": None, "PickLabel": None} and kept == {"Rating": 4}
+    assert own == {"Rating": None, "Label": None, "PickLabel": None}
 
 
 @needs_exiftool
@@ -232,6 +237,41 @@ def test_hand_set_rating_is_kept_unless_overwrite_ratings(tmp_path, et):
     subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-xmp:Rating=5", str(side)], check=True)
     run_xmp([recs["shake.png"]], et, tmp_path / "c.jsonl")
     assert read_back(side)["shake.png.xmp"]["XMP-xmp:Rating"] == 5
+
+
+@needs_exiftool
+def test_a_hand_rating_given_later_takes_back_blurtools_label_and_pick_never_the_users(tmp_path, et):
+    _, recs = ranked(tmp_path / "lib")
+    side = tmp_path / "lib" / "shake.png.xmp"
+    side.write_text(DARKTABLE_SIDECAR)
+    managed = ("XMP-xmp:Rating", "XMP-xmp:Label", "XMP-digiKam:PickLabel")
+
+    def hand(*tags):  # the photo manager's edit
+        subprocess.run(["exiftool", "-q", "-overwrite_original", *tags, str(side)], check=True)
+
+    def rerun(name, **kw):
+        run_xmp([recs["shake.png"]], et, tmp_path / name, **kw)
+        return read_back(side)["shake.png.xmp"]
+
+    row = rerun("a.jsonl")
+    assert tuple(row.get(k) for k in managed) == (1, "Red", 1)
+    # the user overrules the verdict with 4 stars: blurtool's Red and "rejected" go, and what it recorded of them
+    hand("-XMP-xmp:Rating=4")
+    row = rerun("b.jsonl")
+    assert tuple(row.get(k) for k in managed) == (4, None, None)
+    assert not any(k in row for k in ("XMP-blurtool:Rating", "XMP-blurtool:Label", "XMP-blurtool:PickLabel"))
+    assert row["XMP-blurtool:Verdict"] == "bad-blur" and row["XMP-dc:Subject"] == ["holiday", "beach"]
+    assert not plan_xmp([recs["shake.png"]], et, model_sha256="abc123", version="0.1.0").changes  # settled
+    # a pick label set by hand stays, blurtool's own label goes
+    rerun("c.jsonl", overwrite_ratings=True)
+    hand("-XMP-xmp:Rating=5", "-XMP-digiKam:PickLabel=3")
+    row = rerun("d.jsonl")
+    assert tuple(row.get(k) for k in managed) == (5, None, 3)
+    # a label set by hand stays, blurtool's own "rejected" goes (its own rating stays, as before)
+    rerun("e.jsonl", overwrite_ratings=True)
+    hand("-XMP-xmp:Label=Green")
+    row = rerun("f.jsonl")
+    assert tuple(row.get(k) for k in managed) == (1, "Green", None) and row["XMP-blurtool:Rating"] == 1
 
 
 @needs_exiftool
