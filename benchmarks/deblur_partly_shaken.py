@@ -17,12 +17,6 @@ maps it, `deblur` runs with that map (blind kernel, the card's threshold). Repor
 
 `real_photos.py` reports the held-out figures at the defaults. Kernel estimation (the slow part, ~5 s a photo) runs
 once per photo; each --explained-min value reuses its kernel.
-
-    nice python benchmarks/deblur_partly_shaken.py --photos training --kernel-sizing fixed 1.5 3
-
-`--kernel-sizing` compares ways of sizing the blind kernel: `amount` (`deblur`'s default: the region's mean blur
-amount r as a full-size radius, side 2 * ceil(3 r) + 1, 11..101), `fixed` (4 % of the long side, the default before
-it) or a factor F in place of the 3.
 """
 
 from __future__ import annotations
@@ -38,14 +32,7 @@ from common import DATA, psnr
 from blurtool.evaluate import val_stems
 from blurtool.inference import BlurDetector
 from blurtool.io import IMAGE_EXTENSIONS, read_image
-from blurtool.ops.deblur import (
-    DeblurConfig,
-    amount_kernel_size,
-    deblur,
-    default_kernel_size,
-    explained_region,
-    hard_region,
-)
+from blurtool.ops.deblur import DeblurConfig, deblur, explained_region, hard_region
 from blurtool.train.synth import blur, shake_kernel
 
 SHAKE_PX = 15.0
@@ -68,11 +55,8 @@ def stems(sharp_dir: Path, card: dict, which: str, n: int) -> list[str]:
     return [s for s in names if s not in held_set][::TRAINING_STEP][:n]
 
 
-def run(det: BlurDetector, sharp_dir: Path, photo_stems: list[str], explained_mins=(None,),
-        kernel_sizing: str | float = "amount") -> dict:
-    """{explained_min: {"photos": [...], "untouched_mean", "untouched_worst", "gain_db"}}; None = DeblurConfig's.
-    ``kernel_sizing``: "amount" (deblur's default), "fixed" (4 % of the long side) or a factor F for a kernel of
-    2 * ceil(F * radius) + 1 from the amount."""
+def run(det: BlurDetector, sharp_dir: Path, photo_stems: list[str], explained_mins=(None,)) -> dict:
+    """{explained_min: {"photos": [...], "untouched_mean", "untouched_worst", "gain_db"}}; None = DeblurConfig's."""
     base = DeblurConfig(threshold=det.threshold)
     out: dict = {}
     for i, stem in enumerate(photo_stems):
@@ -82,15 +66,8 @@ def run(det: BlurDetector, sharp_dir: Path, photo_stems: list[str], explained_mi
         shaken = image.copy()
         shaken[:, w // 2 :] = blur(image, k)[:, w // 2 :]
         r = det.predict(shaken)
+        first = deblur(shaken, r.blur, r.kind, config=dataclasses.replace(base, explained_min=0.0))
         region = hard_region(r.blur, r.kind, base.kind, base.threshold, base.min_area)
-        if kernel_sizing == "amount" or not region.any():
-            ksize = None
-        elif kernel_sizing == "fixed":
-            ksize = default_kernel_size(shaken.shape)
-        else:
-            ksize = amount_kernel_size(r.amount, region, float(kernel_sizing))
-        first = deblur(shaken, r.blur, r.kind, amount=r.amount,
-                       config=dataclasses.replace(base, explained_min=0.0, kernel_size=ksize))
         sharp_part = np.s_[:, : w // 2 - k.shape[1]]
         inner = np.s_[30:-30, w // 2 + 30 : -30]
         before = aligned_psnr(shaken, image, inner)
@@ -103,7 +80,7 @@ def run(det: BlurDetector, sharp_dir: Path, photo_stems: list[str], explained_mi
             else:
                 result = first.image
             changed = np.abs(np.round(result[sharp_part] * 255) - np.round(shaken[sharp_part] * 255)).max(axis=2) > 0
-            row = {"photo": stem, "kernel_size": first.kernel.shape[0], "untouched": round(1.0 - float(changed.mean()), 4),
+            row = {"photo": stem, "untouched": round(1.0 - float(changed.mean()), 4),
                    "gain_db": round(aligned_psnr(result, image, inner) - before, 2), "kernel_trusted": first.changed}
             out.setdefault(t_, {"photos": []})["photos"].append(row)
     for o in out.values():
@@ -120,28 +97,18 @@ def main() -> None:
     ap.add_argument("--photos", choices=("held-out", "training"), default="held-out")
     ap.add_argument("--n", type=int, default=8)
     ap.add_argument("--explained-min", type=float, nargs="*", default=[None])
-    ap.add_argument("--kernel-sizing", nargs="*", default=["amount"], metavar="S",
-                    help="'amount' (deblur's default), 'fixed' (4%% of the long side) or a factor F (kernel side "
-                    "2 * ceil(F * radius) + 1 from the amount); several are run one after the other")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     det = BlurDetector.from_weights(args.weights, "cpu")
     sharp_dir = Path(args.data) / "sharp-photos"
-    photo_stems = stems(sharp_dir, det.card, args.photos, args.n)
-    results = {}
-    for sizing in args.kernel_sizing:
-        res = run(det, sharp_dir, photo_stems, args.explained_min,
-                  sizing if sizing in ("amount", "fixed") else float(sizing))
-        sizing = f"kernel sizing {sizing}"
-        results[sizing] = {str(k): v for k, v in res.items()}
-        for t_, o in res.items():
-            print(f"{sizing}, explained_min {t_:g}: untouched {o['untouched_mean']:.2%} "
-                  f"(worst {o['untouched_worst']:.2%}), shaken half {o['gain_db']:+.2f} dB aligned")
-            for p in o["photos"]:
-                print(f"    {p['photo']}: kernel {p['kernel_size']} px, untouched {p['untouched']:.2%}, "
-                      f"{p['gain_db']:+.2f} dB")
+    res = run(det, sharp_dir, stems(sharp_dir, det.card, args.photos, args.n), args.explained_min)
+    for t_, o in res.items():
+        print(f"explained_min {t_:g}: untouched {o['untouched_mean']:.2%} (worst {o['untouched_worst']:.2%}), "
+              f"shaken half {o['gain_db']:+.2f} dB aligned")
+        for p in o["photos"]:
+            print(f"    {p['photo']}: untouched {p['untouched']:.2%}, {p['gain_db']:+.2f} dB")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps({str(k): v for k, v in res.items()}, indent=1))
 
 
 if __name__ == "__main__":

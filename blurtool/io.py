@@ -594,13 +594,6 @@ def write_amount(path: str | os.PathLike, amount: np.ndarray) -> None:
     write_bytes_atomic(path, _encode(path, to_png(amount)))
 
 
-def read_amount(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
-    """Read a blur-amount map written by `write_amount` as float32 (H, W) in blurtool.amount's unit."""
-    from blurtool.amount import from_png
-
-    return from_png(np.rint(read_map(path, shape) * 255))
-
-
 def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     """Save an array as .npy, atomically."""
     import io as _io

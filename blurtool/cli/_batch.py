@@ -714,14 +714,12 @@ def report_failures(report: BatchReport) -> None:
 
 @dataclass
 class BlurMaps:
-    """A photo's blur map at full size, its kind map (None when a saved map came without labels), threshold and blur
-    amount (blurtool.amount's unit; None for a network without one, or a saved map without <stem>.amount.png)."""
+    """A photo's blur map at full size, its kind map (None when a saved map came without labels) and threshold."""
 
     blur: np.ndarray
     kind: np.ndarray | None
     threshold: float
     result: BlurResult | None = None  # the full network result when the network was run
-    amount: np.ndarray | None = None
 
 
 class MapProvider:
@@ -793,18 +791,15 @@ class MapProvider:
     def __call__(self, photo: Path, image: np.ndarray) -> BlurMaps:
         if self.detector is not None:
             res = self.detector.predict(image)
-            return BlurMaps(blur=res.blur, kind=res.kind, threshold=res.threshold, result=res, amount=res.amount)
-        from blurtool.io import read_amount, read_labels, read_map
+            return BlurMaps(blur=res.blur, kind=res.kind, threshold=res.threshold, result=res)
+        from blurtool.io import read_labels, read_map
 
         map_file = self._map_file(photo)
         blur = read_map(map_file, shape=image.shape[:2])
         name = map_file.name
-        stem = name[: -len(".blur.png")] if name.endswith(".blur.png") else None
-        labels = map_file.with_name(stem + ".labels.png") if stem is not None else None
+        labels = map_file.with_name(name[: -len(".blur.png")] + ".labels.png") if name.endswith(".blur.png") else None
         kind = read_labels(labels, shape=image.shape[:2]) if labels is not None and labels.is_file() else None
-        amount_file = map_file.with_name(stem + ".amount.png") if stem is not None else None
-        amount = read_amount(amount_file, shape=image.shape[:2]) if amount_file and amount_file.is_file() else None
-        return BlurMaps(blur=blur, kind=kind, threshold=self.threshold, amount=amount)
+        return BlurMaps(blur=blur, kind=kind, threshold=self.threshold)
 
 
 def _card_threshold(weights: Path | None) -> float:

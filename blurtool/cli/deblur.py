@@ -50,8 +50,7 @@ def register(app: typer.Typer) -> None:
         kernel_size: Annotated[int | None, typer.Option(
             "--kernel-size", min=3, max=301,
             help="Side of the estimated kernel in pixels; make it larger than the blur streak. "
-            "Default: three times the region's blur amount each way (from the network, or <stem>.amount.png beside "
-            "--map), else 4% of the photo's longer side; 11 to 101.",
+            "Default: 4% of the photo's longer side (11 to 101).",
         )] = _D.kernel_size,
         kernel_model: Annotated[KernelModel, typer.Option(
             "--kernel-model", help="free: any blur shape (camera shake, motion); disk: a defocus radius only; "
@@ -127,7 +126,7 @@ def register(app: typer.Typer) -> None:
                     f"<stem>.labels.png beside it (run `blurtool detect` to save one, or use --kind any)"
                 )
             cfg = dataclasses.replace(base, threshold=m.threshold)
-            res = deblur(image, m.blur, m.kind, kernel=given_kernel, amount=m.amount, config=cfg)
+            res = deblur(image, m.blur, m.kind, kernel=given_kernel, config=cfg)
             write_image(job.outputs["deblurred"], res.image, bits=sample_bits(job.path))  # 16-bit photo: 16-bit PNG
             write_map(job.outputs["kernel"], kernel_to_image(res.kernel).astype(np.float32) / 255)
             write_map(job.outputs["mask"], res.mask)

@@ -54,7 +54,7 @@ class DeblurConfig:
 
     threshold: float = 0.5  # blur-map value at which a pixel counts as blurred (BlurDetector passes its own)
     kind: str = "any"  # deblur "any" blurred pixel, or only "motion" / only "defocus" ones (needs the kind map)
-    kernel_size: int | None = None  # full-resolution kernel side (odd); None = from the blur amount, else 4% (11..101)
+    kernel_size: int | None = None  # full-resolution kernel side (odd); None = 4% of the longer image side, 11..101
     kernel_model: str = "auto"  # "free" blind kernel, "disk" defocus radius; "auto" = disk when kind is defocus
     max_side: int = 512  # kernel estimation works on at most a max_side x max_side window of the region...
     max_work_kernel: int = 41  # ...downscaled so that the kernel spans at most this many pixels (Pan et al.'s sizes)
@@ -90,23 +90,6 @@ def default_kernel_size(shape: tuple[int, ...]) -> int:
     k = int(round(0.04 * max(shape[:2])))
     k = min(max(k, 11), 101)
     return k + (k % 2 == 0)
-
-
-# The amount reads real camera shake short (a 15 px trajectory as about a 3 px radius), and a kernel support too small
-# for the blur cannot be fitted at all while one too large only costs a little precision: the kernel spans three times
-# the region's mean radius each way. Chosen on 8 *training* photos half shaken (docs/benchmarks.md, deblur): against
-# the fixed 4 % it gained +1.0 dB on the shaken half (-0.03 dB with 4 %) and left as much of the sharp half untouched;
-# 1.5 times the radius gained less (+0.7 dB) and touched more (99.5 % untouched against 99.98 %).
-AMOUNT_KERNEL_FACTOR = 3.0
-
-
-def amount_kernel_size(amount: np.ndarray, region: np.ndarray, factor: float = AMOUNT_KERNEL_FACTOR) -> int:
-    """Kernel side sized from the blur amount (blurtool.amount's unit, at the photo's size) over ``region``:
-    2 * ceil(factor * radius) + 1 at full size, clamped to 11..101 as the default is."""
-    from blurtool.amount import REFERENCE_LONG_SIDE
-
-    radius = float(np.mean(amount[region])) * max(region.shape) / REFERENCE_LONG_SIDE
-    return min(max(2 * math.ceil(factor * radius) + 1, 11), 101)
 
 
 def default_feather(shape: tuple[int, ...]) -> int:
@@ -400,14 +383,13 @@ def _reblur_surroundings(crop: np.ndarray, region: np.ndarray, kernel: np.ndarra
 
 
 def deblur(image: np.ndarray, blur: np.ndarray | None = None, kind: np.ndarray | None = None, *,
-           kernel: np.ndarray | None = None, region: np.ndarray | None = None, amount: np.ndarray | None = None,
+           kernel: np.ndarray | None = None, region: np.ndarray | None = None,
            config: DeblurConfig | None = None) -> DeblurResult:
     """Deblur the blurred region of ``image`` (RGB float32 (H, W, 3) in [0, 1]).
 
     The region comes from ``blur`` (+ ``kind`` when ``config.kind`` is not "any"), or directly from ``region`` (bool
-    (H, W)). ``kernel`` (2-D, any normalisation) skips blind estimation (non-blind mode). ``amount`` (H, W), the
-    detector's blur amount, sizes the blind kernel when ``config.kernel_size`` is None (:func:`amount_kernel_size`;
-    without it the kernel spans 4 % of the longer side). Pixels outside the feathered mask are returned unchanged.
+    (H, W)). ``kernel`` (2-D, any normalisation) skips blind estimation (non-blind mode). Pixels outside the feathered
+    mask are returned unchanged.
     """
     cfg = config or DeblurConfig()
     image = check_image(np.asarray(image)).astype(np.float32, copy=False)
@@ -415,8 +397,6 @@ def deblur(image: np.ndarray, blur: np.ndarray | None = None, kind: np.ndarray |
     if cfg.kernel_model not in KERNEL_MODELS:
         raise InputError(f"kernel model must be one of {', '.join(KERNEL_MODELS)}, got {cfg.kernel_model!r}")
     t0 = time.perf_counter()
-    if amount is not None and np.shape(amount) != (h, w):
-        raise InputError(f"amount map shape {np.shape(amount)} differs from image shape {(h, w)}")
     if region is None:
         if blur is None:
             raise InputError("deblur needs a blur map or a region mask")
@@ -439,8 +419,7 @@ def deblur(image: np.ndarray, blur: np.ndarray | None = None, kind: np.ndarray |
     if kernel is not None:
         k = kernel_from_image(kernel)
     else:
-        ksize = cfg.kernel_size or (amount_kernel_size(amount, region) if amount is not None
-                                    else default_kernel_size(image.shape))
+        ksize = cfg.kernel_size or default_kernel_size(image.shape)
         ksize += ksize % 2 == 0
         model = cfg.kernel_model
         if model == "auto":

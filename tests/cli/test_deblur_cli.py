@@ -7,7 +7,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from blurtool.cli import app
-from blurtool.io import read_image, write_amount, write_image, write_map
+from blurtool.io import read_image, write_image, write_map
 from blurtool.ops.kernel_estimation import kernel_similarity, motion_kernel
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
@@ -67,19 +67,6 @@ def test_deblur_cli_writes_outputs_and_improves_region(tmp_path):
                "--out", tmp_path / "nb", "--format", "jpg")
     assert res.exit_code == 0, res.output
     assert read_image(tmp_path / "nb" / "photo.deblurred.jpg").shape == sharp.shape
-
-
-def test_deblur_cli_sizes_the_kernel_from_a_saved_amount_map(tmp_path):
-    photo, map_file, sharp, region = _photo(tmp_path)
-    # The amount beside the saved map: radius 2 px at this 160 px photo, i.e. 12.5 at a 1000 px long side.
-    write_amount(tmp_path / "photo.amount.png", np.where(region, 12.5, 0).astype(np.float32))
-    res = _run(photo, "--map", map_file, "--threshold", "0.5", "--out", tmp_path / "o", "--json")
-    assert res.exit_code == 0, res.output
-    row = json.loads(res.stdout.strip().splitlines()[-1])
-    assert row["kernel_px"] == 13  # 2 * ceil(3 * 2) + 1; without the amount file, 4 % of the long side: 11
-    (tmp_path / "photo.amount.png").unlink()
-    res = _run(photo, "--map", map_file, "--threshold", "0.5", "--out", tmp_path / "o2", "--json")
-    assert json.loads(res.stdout.strip().splitlines()[-1])["kernel_px"] == 11
 
 
 def test_deblur_cli_bad_inputs(tmp_path):

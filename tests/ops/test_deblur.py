@@ -11,7 +11,6 @@ import pytest
 from blurtool.errors import InputError
 from blurtool.ops.deblur import (
     DeblurConfig,
-    amount_kernel_size,
     deblur,
     explained_ratio,
     explained_region,
@@ -106,30 +105,6 @@ def test_non_blind_with_true_kernel(partial):
     assert res.reliable is None and "check" not in res.seconds  # non-blind mode is not checked
     assert psnr(res.image, sharp, region) > psnr(observed, sharp, region) + 6.0
     assert kernel_similarity(res.kernel, MOTION) > 0.99
-
-
-def test_kernel_sized_from_the_amount():
-    # A mean radius of 2 (px at a 1000 px long side) on a 2000 px photo is 4 px at full size: 2 * ceil(3 * 4) + 1.
-    amount = np.zeros((1000, 2000), np.float32)
-    region = np.zeros_like(amount, bool)
-    region[:, :500] = True
-    amount[region] = 2.0
-    assert amount_kernel_size(amount, region) == 25
-    assert amount_kernel_size(amount, region, factor=1.5) == 13
-    assert amount_kernel_size(amount * 0, region) == 11  # no blur read: the smallest kernel, as the default's
-    assert amount_kernel_size(amount * 100, region) == 101
-
-
-def test_deblur_sizes_the_blind_kernel_from_the_amount(partial):
-    sharp, region, observed = partial
-    amount = np.where(region, 1000 / W * 2.0, 0).astype(np.float32)  # radius 2 px at this photo's size
-    cfg = dataclasses.replace(SMALL, kernel_size=None)
-    res = deblur(observed, region=region, amount=amount, config=cfg)
-    assert res.kernel.shape == (13, 13)  # 2 * ceil(3 * 2) + 1
-    assert kernel_similarity(res.kernel, MOTION) > 0.9
-    assert deblur(observed, region=region, kernel=MOTION, config=cfg).kernel.shape == MOTION.shape  # given: as is
-    with pytest.raises(InputError, match="amount map shape"):
-        deblur(observed, region=region, amount=amount[:-1], config=cfg)
 
 
 def test_defocus_disk_radius():
