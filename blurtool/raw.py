@@ -160,8 +160,9 @@ class _Raw:
         except rawpy.LibRawFileUnsupportedError:
             version = ".".join(map(str, rawpy.libraw_version))
             raise InputError(
-                f"{path}: unsupported RAW file (LibRaw {version} does not know this camera or format, or the file "
-                "is not a RAW photo)"
+                # LibRaw says "unsupported" too when a RAW's metadata is cut off or damaged: it cannot tell the two.
+                f"{path}: unsupported or damaged RAW file (LibRaw {version} does not know this camera or format, the "
+                "file is cut off or corrupt, or it is not a RAW photo)"
             ) from None
         except (rawpy.LibRawTooBigError, rawpy.LibRawUnsufficientMemoryError, MemoryError):
             raise InputError(f"{path}: not enough memory to decode this RAW photo") from None

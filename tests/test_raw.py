@@ -152,8 +152,8 @@ def test_bad_raw_files_are_one_clear_error(tmp_path):
     (tmp_path / "jpeg.nef").write_bytes((EXAMPLES / "dandelion.jpg").read_bytes())
     (tmp_path / "empty.arw").write_bytes(b"")
     (tmp_path / "tiny.cr2").write_bytes(b"hello")  # too short for LibRaw to read a header: an I/O error on opening
-    cases = {"tiny.cr2": "not a RAW photo, or cut off before its header", "truncated.dng": "truncated or corrupt RAW", "text.cr2": "unsupported RAW file",
-             "jpeg.nef": "unsupported RAW file", "empty.arw": "empty", "missing.raf": "not found"}
+    cases = {"tiny.cr2": "not a RAW photo, or cut off before its header", "truncated.dng": "truncated or corrupt RAW", "text.cr2": "unsupported or damaged RAW file",
+             "jpeg.nef": "unsupported or damaged RAW file", "empty.arw": "empty", "missing.raf": "not found"}
     for name, words in cases.items():
         with pytest.raises(InputError, match=words) as e:
             read_image(tmp_path / name)

@@ -115,7 +115,7 @@ def _bad_files(tmp_path):
     (tmp_path / "huge.png").write_bytes(png_claiming(20000, 15000))  # 300 MP claimed by a 100-byte file
     cases["huge.png"] = ("too large", None)
     (tmp_path / "camera.cr3").write_bytes(b"\x00" * 64 + b"not the raw data of any camera LibRaw knows" * 4)
-    cases["camera.cr3"] = ("unsupported RAW file" if _has("rawpy") else 'pip install rawpy', None)
+    cases["camera.cr3"] = ("unsupported or damaged RAW file" if _has("rawpy") else 'pip install rawpy', None)
     if _has("rawpy") and _has("tifffile"):
         from raw_files import write_dng
 
