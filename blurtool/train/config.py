@@ -83,6 +83,11 @@ class TrainConfig:
         "Share of real motion-blur samples: 5-15 consecutive frames of a frame folder averaged, labelled motion where "
         "they differ visibly from the middle frame (plain crops instead when no frame folder is given).",
     )
+    motion_photo_weight: float = _opt(
+        1.0,
+        "How much more often a training photo whose name says motion (CUHK's motion photos) is drawn for a crop than "
+        "any other photo: the real motion photos are the ones the map gets least right; 1 = every photo alike.",
+    )
     p_grey: float = _opt(0.0, "Share of samples turned to greyscale (else greyscale photos are judged worse); 0 = off.")
     amount_weight: float = _opt(
         1.0, "Weight of the blur-amount loss (L1 on log(1 + radius px)) beside the cross-entropy of the map."
@@ -150,6 +155,7 @@ _RANGES = {
     "workers": _at_least(0),
     "threads": _at_least(0),
     "p_grey": _share(),
+    "motion_photo_weight": _positive(),
     "amount_weight": _at_least(0),
 }
 

@@ -137,6 +137,17 @@ def split_train_val(stems: list[str], val_count: int, seed: int) -> tuple[list[s
     return [s for s in sorted(stems) if s not in val_set], sorted(val_set)
 
 
+def _draw_cdf(examples: list[Example], motion_weight: float) -> np.ndarray | None:
+    """Cumulative draw probabilities of the examples with motion photos weighted, or None when every photo weighs the
+    same: then the draw stays `rng.integers`, so runs recorded before the option existed are reproduced exactly."""
+    if motion_weight == 1.0 or not examples:
+        return None
+    weights = np.array([motion_weight if e.kind == Kind.MOTION else 1.0 for e in examples])
+    cdf = np.cumsum(weights / weights.sum())
+    cdf[-1] = 1.0  # no rounding gap past the last photo
+    return cdf
+
+
 class BlurTrainingSet:
     """Map-style dataset: item i -> (image CHW float32 normalised, labels HxW int64, amount HxW float32 px with NaN
     where unknown), deterministic in (seed, i). Every sample maker returns (image, labels, amount) at the crop's scale."""
@@ -148,6 +159,7 @@ class BlurTrainingSet:
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
         self.length = config.steps * config.batch_size
+        self._draw_cdf = _draw_cdf(examples, config.motion_photo_weight)
 
     def __len__(self):
         return self.length
@@ -186,8 +198,14 @@ class BlurTrainingSet:
         return None
 
     # --- sample kinds ----------------------------------------------------------------------------------------
+    def _draw_example(self, rng) -> Example:
+        """A training photo for a crop: uniform, or with motion photos weighted (--motion-photo-weight)."""
+        if self._draw_cdf is None:
+            return self.examples[int(rng.integers(len(self.examples)))]
+        return self.examples[int(np.searchsorted(self._draw_cdf, rng.random(), side="right"))]
+
     def _plain(self, rng, size):
-        ex = self.examples[int(rng.integers(len(self.examples)))]
+        ex = self._draw_example(rng)
         img, lab = self._crop(rng, *self._scaled(rng, ex, size), size)
         return img, lab, known_amount(lab)
 

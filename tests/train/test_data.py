@@ -97,6 +97,22 @@ def test_a_subject_on_bokeh_blurred_whole_knows_the_amount_on_the_subject_only()
     assert 5 <= subject_samples <= 35 and amounts_known >= subject_samples // 2
 
 
+def test_motion_photo_weight_draws_motion_photos_that_much_more_often():
+    from blurtool.train.data import Example
+
+    flat = np.zeros((8, 8, 3), np.uint8)
+    examples = [Example(f"motion{i}", flat, flat[..., 0], Kind.MOTION) for i in range(2)] + \
+        [Example(f"out_of_focus{i}", flat, flat[..., 0], Kind.DEFOCUS) for i in range(6)]
+
+    def motion_share(weight):
+        ds = BlurTrainingSet(examples, TrainConfig(motion_photo_weight=weight, steps=1), [0.5] * 3, [0.25] * 3)
+        rng = np.random.default_rng(0)
+        return np.mean([ds._draw_example(rng).kind == Kind.MOTION for _ in range(4000)])
+
+    # 2 of 8 photos: a quarter of the draws alike, 2 x 3 / (2 x 3 + 6) = half of them at weight 3.
+    assert abs(motion_share(1.0) - 0.25) < 0.03 and abs(motion_share(3.0) - 0.5) < 0.03
+
+
 def test_grey_samples_have_equal_channels(cuhk_folder):
     examples = [load_example(s) for s in list_samples(cuhk_folder)]
     small = dict(crop=64, working_size=128, steps=10, batch_size=4)
