@@ -224,6 +224,18 @@ class SharedOptions:
                          json_output=self.json_output, **kwargs)
 
 
+def _names_a_photo(photos: Sequence[str], recursive: bool) -> bool:
+    """Whether the arguments give at least one photo, stopping at the first (a library's walk is not done twice)."""
+    from blurtool.io import BadInput, iter_images
+
+    items = iter_images(photos, recursive, exclude=lambda p: _output_tag(p) in OUTPUT_TAGS)
+    return any(not isinstance(item, BadInput) for item in items)
+
+
+def _nothing_to_do(job: Job) -> None:
+    raise AssertionError(f"{job.path}: called for a batch that has no photo")  # pragma: no cover
+
+
 def _option(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
@@ -269,6 +281,10 @@ def shared_options(*, saved_maps: bool = True, threshold: bool = True):
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> None:
             shared = SharedOptions(**{name: kwargs.pop(name) for name in names})
+            if not _names_a_photo(shared.photos, shared.recursive):
+                # No argument names a photo (a typo, an empty folder): say so without loading the model, which
+                # takes seconds (minutes for matte's first numba compilation) before the first photo is read.
+                raise typer.Exit(shared.run(_nothing_to_do, outputs={}).exit_code)
             return command(shared, **kwargs)
 
         wrapper.__signature__ = inspect.Signature(params)

@@ -249,11 +249,28 @@ def test_shared_options_hand_the_command_one_object(tmp_path):
         """The toy's help."""
         got.append((shared, level))
 
-    r = runner.invoke(toy, ["a.jpg", "b.jpg", "--level", "5", "-o", str(tmp_path), "--map", "m", "--json", "-r"])
+    a, b = _png(tmp_path / "a.png"), str(tmp_path / "b.jpg")  # b: missing, still handed on (a is a photo)
+    r = runner.invoke(toy, [str(a), b, "--level", "5", "-o", str(tmp_path), "--map", "m", "--json", "-r"])
     assert r.exit_code == 0, r.output
     (shared, level), = got
-    assert level == 5 and shared.photos == ["a.jpg", "b.jpg"] and shared.out == tmp_path
+    assert level == 5 and shared.photos == [str(a), b] and shared.out == tmp_path
     assert shared.map_path == Path("m") and shared.json_output and shared.recursive and not shared.overwrite
     assert shared.device == "auto" and shared.threshold is None and shared.weights is None
     r = runner.invoke(toy, ["--help"])
     assert "The toy's help." in r.stdout and "--threshold" not in r.stdout and "--working-size" in r.stdout
+
+
+def test_no_photo_at_all_is_reported_before_the_command_loads_anything(tmp_path):
+    toy, got = typer.Typer(), []
+
+    @toy.command()
+    @shared_options()
+    def show(shared: SharedOptions) -> None:
+        got.append(shared)  # where a command loads its model
+
+    (tmp_path / "empty").mkdir()
+    _png(tmp_path / "only.blur.png")  # a folder holding only blurtool's outputs gives no photo either
+    r = runner.invoke(toy, [str(tmp_path / "typo.jpg"), str(tmp_path / "empty"), str(tmp_path / "*.png")])
+    assert r.exit_code == 1 and not got
+    assert "typo.jpg: file not found" in r.stderr and "empty" in r.stderr
+    assert runner.invoke(toy, [str(tmp_path / "typo.jpg"), str(tmp_path / "only.blur.png")]).exit_code == 0 and got
