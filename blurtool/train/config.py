@@ -83,7 +83,7 @@ class TrainConfig:
         "Share of real motion-blur samples: 5-15 consecutive frames of a frame folder averaged, labelled motion where "
         "they differ visibly from the middle frame (plain crops instead when no frame folder is given).",
     )
-    motion_photo_weight: float = _opt(
+    motion_draws: float = _opt(
         1.0,
         "How much more often a training photo whose name says motion (CUHK's motion photos) is drawn for a crop than "
         "any other photo: the real motion photos are the ones the map gets least right; 1 = every photo alike.",
@@ -155,7 +155,7 @@ _RANGES = {
     "workers": _at_least(0),
     "threads": _at_least(0),
     "p_grey": _share(),
-    "motion_photo_weight": _positive(),
+    "motion_draws": _positive(),
     "amount_weight": _at_least(0),
 }
 

@@ -159,7 +159,7 @@ class BlurTrainingSet:
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
         self.length = config.steps * config.batch_size
-        self._draw_cdf = _draw_cdf(examples, config.motion_photo_weight)
+        self._draw_cdf = _draw_cdf(examples, config.motion_draws)
 
     def __len__(self):
         return self.length
@@ -199,7 +199,7 @@ class BlurTrainingSet:
 
     # --- sample kinds ----------------------------------------------------------------------------------------
     def _draw_example(self, rng) -> Example:
-        """A training photo for a crop: uniform, or with motion photos weighted (--motion-photo-weight)."""
+        """A training photo for a crop: uniform, or with motion photos weighted (--motion-draws)."""
         if self._draw_cdf is None:
             return self.examples[int(rng.integers(len(self.examples)))]
         return self.examples[int(np.searchsorted(self._draw_cdf, rng.random(), side="right"))]

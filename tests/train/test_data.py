@@ -97,7 +97,7 @@ def test_a_subject_on_bokeh_blurred_whole_knows_the_amount_on_the_subject_only()
     assert 5 <= subject_samples <= 35 and amounts_known >= subject_samples // 2
 
 
-def test_motion_photo_weight_draws_motion_photos_that_much_more_often():
+def test_motion_draws_weights_the_photos_whose_name_says_motion():
     from blurtool.train.data import Example
 
     flat = np.zeros((8, 8, 3), np.uint8)
@@ -105,7 +105,7 @@ def test_motion_photo_weight_draws_motion_photos_that_much_more_often():
         [Example(f"out_of_focus{i}", flat, flat[..., 0], Kind.DEFOCUS) for i in range(6)]
 
     def motion_share(weight):
-        ds = BlurTrainingSet(examples, TrainConfig(motion_photo_weight=weight, steps=1), [0.5] * 3, [0.25] * 3)
+        ds = BlurTrainingSet(examples, TrainConfig(motion_draws=weight, steps=1), [0.5] * 3, [0.25] * 3)
         rng = np.random.default_rng(0)
         return np.mean([ds._draw_example(rng).kind == Kind.MOTION for _ in range(4000)])
 
