@@ -46,6 +46,17 @@ def level_name(amount: float) -> str:
     return LEVELS[int(level_index(amount))]
 
 
+def region_amount(amount: np.ndarray, where: np.ndarray) -> float:
+    """The blur amount of a region (a photo's blurred pixels, its central third's): the median over the pixels of
+    ``where`` (bool, amount's shape), 0 when it is empty.
+
+    The median, not the mean: on a flat region (sky, a plain wall) the network sees no blur, and the amount there is
+    a guess from the context that runs high. A photo blurred as a whole by a 2.3 px disk (the "low" level) read a mean
+    of 4.1-4.8 ("medium") on 3 of 17 training photos, pulled up by their flat parts; the median reads 4.1 on 1 of them."""
+    where = np.asarray(where, bool)
+    return float(np.median(np.asarray(amount)[where])) if where.any() else 0.0
+
+
 def to_png(amount: np.ndarray) -> np.ndarray:
     """uint8 image of an amount map (reference unit): grey = PNG_LEVELS_PER_UNIT x amount, saturating at 255."""
     return np.clip(np.rint(np.asarray(amount, np.float32) * PNG_LEVELS_PER_UNIT), 0, 255).astype(np.uint8)

@@ -137,7 +137,7 @@ class BlurResult:
 
         From the working-size map, so independent of the photo's pixel count. degree = mean of the blur map (the
         "blur degree" of Ma et al. 2018, "Deep blur mapping"); fractions are of pixels with blur >= threshold;
-        dominant_kind is the kind covering most of the photo. amount = mean blur radius over the blurred pixels
+        dominant_kind is the kind covering most of the photo. amount = median blur radius over the blurred pixels
         (blurtool.amount's unit; 0 when nothing is blurred), amount_level its level, amount_diagonal it as a fraction
         of the diagonal.
         """
@@ -157,7 +157,7 @@ class BlurResult:
         }
         if self.work_amount is not None:
             blurred = kind != Kind.SHARP
-            amount = float(self.work_amount[blurred].mean()) if blurred.any() else 0.0
+            amount = amount_unit.region_amount(self.work_amount, blurred)
             out["amount"] = amount
             out["amount_level"] = amount_unit.level_name(amount)
             out["amount_diagonal"] = amount_unit.diagonal_fraction(amount, *kind.shape)

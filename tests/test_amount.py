@@ -70,3 +70,16 @@ def test_fit_curve_inverts_a_monotone_distortion():
     probs[..., 1] = 1.0
     est = cal.apply(raw[None].astype(np.float32), probs)[0]
     assert np.median(np.abs(est - true) / true) < 0.1 < np.median(np.abs(raw - true) / true)
+
+
+def test_a_region_amount_is_the_median_so_flat_guesses_do_not_pull_it_up():
+    # Two thirds of the region read 2 (a slight blur where there is texture), a flat third reads 9 (the context's
+    # guess): the mean would be 4.3 ("medium"), the median stays 2 ("low").
+    reading = np.full((30, 30), 2.0, np.float32)
+    reading[:10] = 9.0
+    where = np.ones((30, 30), bool)
+    assert amount.region_amount(reading, where) == pytest.approx(2.0)
+    assert amount.level_name(amount.region_amount(reading, where)) == "low" and amount.level_name(float(reading.mean())) == "medium"
+    where[10:] = False  # only the flat rows
+    assert amount.region_amount(reading, where) == pytest.approx(9.0)
+    assert amount.region_amount(reading, np.zeros((30, 30), bool)) == 0.0

@@ -37,14 +37,15 @@ from blurtool.ops.rank import GRID, BlurScores, RankRules, Verdict, score_maps, 
 # Long side of the small blur map kept per photo for contact-sheet insets (and stored in the cache).
 MINI = 64
 # Version of what the cache stores; bump when score definitions change so old rows are not reused.
-SCORES_VERSION = 3  # 2: the blur amount (BlurScores.amount, centre_amount); 3: subject_enclosed, subject_sharpness
+SCORES_VERSION = 4  # 2: the blur amount (BlurScores.amount, centre_amount); 3: subject_enclosed, subject_sharpness;
+# 4: the amounts are medians over the blurred pixels, not means
 
 
 class SortKey(str, Enum):
     degree = "degree"  # most blurred first (blur degree S, descending)
     sharp = "sharp"  # sharpest first (sharp fraction, descending)
     verdict = "verdict"  # bad-blur, ok-blur, good-blur, no-blur; most blurred first within a level
-    amount = "amount"  # most strongly blurred first (mean blur amount over the blurred pixels, descending)
+    amount = "amount"  # most strongly blurred first (median blur amount over the blurred pixels, descending)
 
 
 @dataclass

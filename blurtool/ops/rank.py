@@ -24,6 +24,7 @@ from enum import Enum
 
 import numpy as np
 
+from blurtool.amount import region_amount
 from blurtool.errors import InputError
 from blurtool.kinds import Kind
 
@@ -65,16 +66,18 @@ class RankRules:
     5. **bad-blur, missed focus**: ``centre_sharp < centre_sharp_min`` and no subject: the lens focused on the
        periphery/background and the subject is soft.
 
-       Rules 2 and 5 give **ok-blur, slightly soft** instead when the blur they judge is slight defocus: its amount
-       (``amount`` for rule 2, ``centre_amount`` for 5) is below ``soft_amount_max`` (the "low" level, details still
-       visible) and most of the blur is defocus (``defocus_share >= 0.5``). Motion blur is never forgiven as slight
+       Rules 2, 5 and 8 give **ok-blur, slightly soft** instead when the blur they judge is slight defocus: its
+       amount (``amount`` for rules 2 and 8, ``centre_amount`` for 5; medians over the blurred pixels) is below
+       ``soft_amount_max`` (the "low" level, details still visible) and most of the blur is defocus
+       (``defocus_share >= 0.5``). Motion blur is never forgiven as slight
        (rules 3 and 4 always give bad-blur): a camera shake doubles edges however short it is, and the amount
        under-reads real shake (trajectories that linger, as a hand's do, read 2-4 where a straight streak of the
-       same extent reads 8 and more). Without an amount map rules 2-5 always give bad-blur.
+       same extent reads 8 and more). Without an amount map rules 2-5 and 8 always give bad-blur.
     6. **ok-blur**: ``blurred_fraction <= ok_blurred_max``: blur only on small regions that do not hold the subject.
     7. **good-blur**: the blur is mostly defocus (``defocus_share >= good_defocus_share_min``) and a sharp subject
        exists: shallow depth of field, the bokeh a photographer wants.
-    8. **bad-blur** otherwise: no sharp subject, or mixed defocus and motion blur around it.
+    8. **bad-blur** otherwise: no sharp subject, or mixed defocus and motion blur around it (ok-blur "slightly soft"
+       when that blur is slight, as for rules 2 and 5).
 
     The *subject* is the largest 8-connected sharp region (:func:`has_subject`). It counts when all of these hold:
 
@@ -143,8 +146,8 @@ class BlurScores:
     # How clearly the subject is sharp: 1 - (mean blur map over it) / threshold; 1 where the map is 0, near 0 for
     # a region just below the threshold (what a blurred frame's map leaves here and there); 0 if none.
     subject_sharpness: float = 0.0
-    # Mean blur amount over the blurred pixels of the frame / of the central third (0 where none is blurred); None
-    # without an amount map.
+    # Median blur amount (blurtool.amount.region_amount) over the blurred pixels of the frame / of the central third
+    # (0 where none is blurred); None without an amount map.
     amount: float | None = None
     centre_amount: float | None = None
 
@@ -253,9 +256,8 @@ def score_maps(
             subject_enclosed = _enclosed(region)
             subject_sharpness = float(np.clip(1.0 - b[region].mean() / threshold, 0.0, 1.0))
 
-    def mean_amount(rows=slice(None), cols=slice(None)):
-        where = blurred[rows, cols]
-        return float(a[rows, cols][where].mean()) if where.any() else 0.0
+    def amount_of(rows=slice(None), cols=slice(None)):
+        return region_amount(a[rows, cols], blurred[rows, cols])
 
     return BlurScores(
         degree=float(b.mean()),
@@ -272,8 +274,8 @@ def score_maps(
         sharp_offset=sharp_offset,
         subject_enclosed=subject_enclosed,
         subject_sharpness=subject_sharpness,
-        amount=None if a is None else mean_amount(),
-        centre_amount=None if a is None else mean_amount(slice(y0, y1), slice(x0, x1)),
+        amount=None if a is None else amount_of(),
+        centre_amount=None if a is None else amount_of(slice(y0, y1), slice(x0, x1)),
     )
 
 
@@ -314,8 +316,8 @@ def verdict(s: BlurScores, rules: RankRules | None = None) -> tuple[Verdict, str
     if s.defocus_share >= r.good_defocus_share_min and subject_ok:
         return Verdict.GOOD, "sharp subject, defocused background"
     if not subject_ok:
-        return Verdict.BAD, "no sharp subject"
-    return Verdict.BAD, "mixed blur around the subject"
+        return bad("no sharp subject", s.amount, mostly_motion)
+    return bad("mixed blur around the subject", s.amount, mostly_motion)
 
 
 def rank_maps(blur, kind, threshold: float = 0.5, rules: RankRules | None = None, grid: int = GRID, amount=None):

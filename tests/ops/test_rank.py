@@ -285,6 +285,37 @@ def test_the_amount_is_scored_on_blurred_pixels_and_a_slight_blur_is_only_slight
         RankRules(soft_amount_max=-1)
 
 
+def test_a_slight_defocus_without_a_subject_is_slightly_soft_whatever_rule_judges_it():
+    # Sharp specks on a defocused frame (rule 8, "no sharp subject", as in the test above) and a subject with mixed
+    # blur around it (rule 8, "mixed blur around the subject"): a slight defocus makes either only slightly soft, as it
+    # does for rules 2 and 5; most of it motion leaves it bad-blur.
+    specks = np.ones((H, W), bool)
+    for y in range(0, H, 24):
+        for x in range(0, W, 24):
+            specks[y : y + 14, x : x + 14] = False
+    slight = np.full((H, W), 2.0, np.float32)
+    assert rank_maps(*maps(specks), 0.5, amount=slight)[1:] == (Verdict.OK, "slightly soft")
+    assert rank_maps(*maps(specks), 0.5, amount=slight * 4)[1:] == (Verdict.BAD, "no sharp subject")
+    assert rank_maps(*maps(specks, kind=2), 0.5, amount=slight)[1] is Verdict.BAD
+    subject = ~ellipse(W / 2, H / 2, W / 6, H / 6)  # a sharp centre, the rest blurred
+    left_motion = np.zeros((H, W), bool)
+    left_motion[:, : W * 2 // 5] = True  # 40 % of the frame's blur is motion, kept off the central third's middle
+    blur, kind = maps(subject, motion=left_motion)
+    assert v(blur, kind) == (Verdict.BAD, "mixed blur around the subject")
+    assert rank_maps(blur, kind, 0.5, amount=slight)[1:] == (Verdict.OK, "slightly soft")
+
+
+def test_the_amount_is_the_median_over_the_blurred_pixels():
+    # A frame slightly soft where it has texture (2) with a flat part the network guesses at 9: the mean would be
+    # "medium" and the photo bad-blur; the median is the slight blur.
+    whole = np.ones((H, W), bool)
+    reading = np.full((H, W), 2.0, np.float32)
+    reading[: H * 2 // 5] = 9.0  # the flat top two fifths (a sky): the mean is 4.8, "medium"
+    s = score_maps(*maps(whole), 0.5, amount=reading)
+    assert s.amount == pytest.approx(2.0, abs=0.1)
+    assert rank_maps(*maps(whole), 0.5, amount=reading)[1:] == (Verdict.OK, "slightly soft")
+
+
 def test_a_slight_motion_blur_is_never_only_slightly_soft():
     # The same slight amount that makes a defocused frame "slightly soft" leaves a shaken one bad-blur: whole frame
     # (rule 2) when most of the blur is motion, camera shake (3) and a motion-blurred subject (4) always.
