@@ -285,10 +285,10 @@ def test_the_amount_is_scored_on_blurred_pixels_and_a_slight_blur_is_only_slight
         RankRules(soft_amount_max=-1)
 
 
-def test_a_slight_defocus_without_a_subject_is_slightly_soft_whatever_rule_judges_it():
+def test_a_slight_defocus_judged_by_rule_8_is_slightly_soft():
     # Sharp specks on a defocused frame (rule 8, "no sharp subject", as in the test above) and a subject with mixed
-    # blur around it (rule 8, "mixed blur around the subject"): a slight defocus makes either only slightly soft, as it
-    # does for rules 2 and 5; most of it motion leaves it bad-blur.
+    # blur around it (rule 8, "mixed blur around the subject"): a slight blur, mostly defocus, makes either only
+    # slightly soft, as it does for rules 2 and 5; most of it motion leaves it bad-blur.
     specks = np.ones((H, W), bool)
     for y in range(0, H, 24):
         for x in range(0, W, 24):
@@ -299,7 +299,8 @@ def test_a_slight_defocus_without_a_subject_is_slightly_soft_whatever_rule_judge
     assert rank_maps(*maps(specks, kind=2), 0.5, amount=slight)[1] is Verdict.BAD
     subject = ~ellipse(W / 2, H / 2, W / 6, H / 6)  # a sharp centre, the rest blurred
     left_motion = np.zeros((H, W), bool)
-    left_motion[:, : W * 2 // 5] = True  # 40 % of the frame's blur is motion, kept off the central third's middle
+    left_motion[:, : W * 2 // 5] = True  # 43 % of the blur is motion (defocus share 0.57: mixed, still mostly
+    # defocus), 11 % of the central third: too little for rule 4
     blur, kind = maps(subject, motion=left_motion)
     assert v(blur, kind) == (Verdict.BAD, "mixed blur around the subject")
     assert rank_maps(blur, kind, 0.5, amount=slight)[1:] == (Verdict.OK, "slightly soft")
