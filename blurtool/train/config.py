@@ -76,12 +76,6 @@ class TrainConfig:
     p_mixed: float = _opt(
         0.3, "Share of Kim et al. Alg. 1 composites: a sharp object blurred by motion/defocus (or not) pasted on a photo."
     )
-    whole_objects: bool = _opt(
-        False,
-        "Label a composite's blurred object whole, its flat inside too (CUHK's and Kim et al.'s convention: a moving "
-        "car is blurred, windows and plain doors alike); off = only its visibly changed pixels, the flat ones left "
-        "out of the loss.",
-    )
     p_sharp: float = _opt(0.1, "Share of crops from sharp regions only, labelled sharp everywhere (fixes 'sky = blurred').")
     p_global: float = _opt(0.1, "Share of sharp crops blurred as a whole by a motion or disk kernel (shake, missed focus).")
     p_frames: float = _opt(

@@ -216,7 +216,7 @@ class BlurTrainingSet:
             mask = random_blob(rng, size, size) & (src_lab == Kind.SHARP)
             if mask.mean() > 0.05:
                 kind = int(rng.choice([Kind.MOTION, Kind.DEFOCUS, Kind.SHARP], p=[0.5, 0.25, 0.25]))
-                return composite(rng, bg, bg_lab, src, mask, kind, bg_amount, self.cfg.whole_objects)
+                return composite(rng, bg, bg_lab, src, mask, kind, bg_amount)
         return bg, bg_lab, bg_amount
 
     def _crop_with_sharp_part(self, rng, size, tries=8):

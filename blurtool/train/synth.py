@@ -19,9 +19,6 @@ IGNORE = 255
 # change the eye sees (4 grey levels of 255; JPEG noise on a smoothed difference stays under ~2).
 VISIBLE_CHANGE = 0.015
 VISIBLE_SIGMA = 3.0  # px at the working scale: the neighbourhood over which a change counts as seen
-# A composite's object labelled whole (`composite(whole_object=True)`) needs a visible trace of its blur on this share
-# of its pixels (its rim at least): an object the blur left unchanged everywhere shows nothing to learn from.
-WHOLE_OBJECT_MIN_SEEN = 0.1
 
 
 def motion_kernel(length: float, angle_deg: float, size: int | None = None) -> np.ndarray:
@@ -182,14 +179,12 @@ def composite(
     subject_mask: np.ndarray,
     kind: int,
     background_amount: np.ndarray | None = None,
-    whole_object: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Paste `subject` (where `subject_mask`) onto `background`, blurred by a random kernel of `kind` (SHARP = none).
 
     Images float32 HxWx3 in [0, 1]; labels uint8. The mask is blurred with the same kernel and becomes the alpha,
     as a moving object smears its own silhouette (Kim et al. Alg. 1); pixels with alpha > 0.5 take the label `kind`,
-    or IGNORE where the blur left them visibly unchanged — unless `whole_object` and the blur left a visible trace on
-    at least WHOLE_OBJECT_MIN_SEEN of the object: then its flat inside keeps `kind` too. Returns (image, labels, amount): the amount (float32 px,
+    or IGNORE where the blur left them visibly unchanged. Returns (image, labels, amount): the amount (float32 px,
     NaN = unknown) is the background's (default: known_amount of its labels) with the kernel's radius on the pasted
     pixels."""
     alpha = subject_mask.astype(np.float32)
@@ -213,8 +208,6 @@ def composite(
         sharp_alpha = subject_mask.astype(np.float32)[..., None]
         reference = sharp_alpha * subject_unblurred + (1 - sharp_alpha) * background
         unseen = pasted & ~visible_change(reference.astype(np.float32), image.astype(np.float32))
-        if whole_object and 1 - unseen.sum() / max(pasted.sum(), 1) >= WHOLE_OBJECT_MIN_SEEN:
-            return image.astype(np.float32), labels, amount
         labels[unseen] = IGNORE
         amount[unseen] = np.nan
     return image.astype(np.float32), labels, amount

@@ -90,23 +90,6 @@ def test_composite_leaves_a_flat_subject_s_unchanged_inside_out_of_the_loss():
     assert (labels == Kind.MOTION).any() and (labels[:8, :8] == Kind.SHARP).all()
 
 
-def test_composite_labels_a_flat_subject_whole_when_asked_and_its_blur_shows():
-    # The same white square with whole_object: its smeared rim shows the blur, so its flat middle keeps MOTION (CUHK's
-    # convention); the same square on a white background shows no blur anywhere and stays out of the loss.
-    bg = np.zeros((96, 96, 3), np.float32)
-    subject = np.ones((96, 96, 3), np.float32)
-    mask = np.zeros((96, 96), bool)
-    mask[16:80, 16:80] = True
-    _, labels, amount = composite(
-        np.random.default_rng(0), bg, np.zeros((96, 96), np.uint8), subject, mask, Kind.MOTION, whole_object=True
-    )
-    assert labels[48, 48] == Kind.MOTION and not np.isnan(amount[48, 48])
-    assert (labels[:8, :8] == Kind.SHARP).all() and not (labels == IGNORE).any()
-    _, unseen, _ = composite(
-        np.random.default_rng(0), subject, np.zeros((96, 96), np.uint8), subject, mask, Kind.MOTION, whole_object=True
-    )
-    assert not (unseen == Kind.MOTION).any() and unseen[48, 48] == IGNORE
-
 def test_visible_change_sees_blur_on_texture_and_none_on_a_flat_region():
     image = _texture(size=96)
     image[:, :48] = 0.6  # left half flat
