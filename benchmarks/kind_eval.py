@@ -5,7 +5,9 @@ inside one photo. Following Kim et al. 2019 (their mixed-blur test), this builds
 only (the stems the weights card lists as never trained on), with a fixed seed:
   * defocus photo + a sharp object from another photo, motion-blurred (Kim et al. Alg. 1), and
   * motion photo + a sharp object disk-blurred (defocus),
-and reports three-class accuracy and mIoU (sharp / defocus / motion) at the working size. It also reports how much of
+and reports three-class accuracy and mIoU (sharp / defocus / motion) at the working size, and where the misses lie
+(shares of the frame: on the pasted object's flat inside, on the rest of the object, on the background). It also
+reports how much of
 sharp-only windows of validation photos is called blurred (the "sky = blurred" failure), and the same for a whole
 photo that is sharp everywhere (examples/mountains.jpg).
 
@@ -71,6 +73,9 @@ def main():
                                     ("motion photo + defocus object", motion, Kind.DEFOCUS)):
         rng = np.random.default_rng(0)
         accs, mious, n = [], [], 0
+        # Where the misses lie, as shares of the frame: on the object's flat inside (unchanged by its blur), on the
+        # rest of the object, on the background (a photo of the other kind, so its labels never equal `kind`).
+        missed = {"missed_object_flat": [], "missed_object_rest": [], "missed_background": []}
         while n < args.n:
             bg = backgrounds[int(rng.integers(len(backgrounds)))]
             src = examples[int(rng.integers(len(examples)))]
@@ -80,13 +85,19 @@ def main():
             img, lab = made
             # The pasted object counts whole, as in Kim et al.'s mixed-blur test (and as before training labelled
             # only the visible part): its flat unchanged pixels, IGNORE in training, take the object's kind.
-            lab = np.where(lab == IGNORE, kind, lab)
+            flat = lab == IGNORE
+            obj = flat | (lab == kind)
+            lab = np.where(flat, kind, lab)
             res = det.predict(img, full_size=False)
             m = kind_metrics(res.work_kind, lab)
             accs.append(m["kind_accuracy"])
             mious.append(m["kind_miou"])
+            wrong = res.work_kind != lab
+            for key, where in zip(missed, (flat, obj & ~flat, ~obj)):
+                missed[key].append(float((wrong & where).mean()))
             n += 1
-        results[name] = {"composites": n, "kind_accuracy": float(np.mean(accs)), "kind_miou": float(np.mean(mious))}
+        results[name] = {"composites": n, "kind_accuracy": float(np.mean(accs)), "kind_miou": float(np.mean(mious)),
+                         **{key: float(np.mean(v)) for key, v in missed.items()}}
 
     # Sharp-only windows of validation photos (label 0 everywhere): fraction called blurred.
     rng = np.random.default_rng(1)
