@@ -7,9 +7,8 @@ only (the stems the weights card lists as never trained on), with a fixed seed:
   * motion photo + a sharp object disk-blurred (defocus),
 and reports three-class accuracy and mIoU (sharp / defocus / motion) at the working size, and where the misses lie
 (shares of the frame: on the pasted object's flat inside, on the rest of the object, on the background). It also
-reports how much of
-sharp-only windows of validation photos is called blurred (the "sky = blurred" failure), and the same for a whole
-photo that is sharp everywhere (examples/mountains.jpg).
+reports how much of sharp-only windows of validation photos is called blurred (the "sky = blurred" failure), and the
+same for a whole photo that is sharp everywhere (examples/mountains.jpg).
 
 Usage: python benchmarks/kind_eval.py [--data DATA/cuhk-train] [--weights FILE] [--n 60]
 """
