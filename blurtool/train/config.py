@@ -35,12 +35,6 @@ class TrainConfig:
         "average, validated and calibrated, is the run's weights.",
         metavar="FILE",
     )
-    decoder_channels: str = _opt(
-        "",
-        "Decoder widths at strides 16, 8, 4 and 2, comma-separated (e.g. 192,128,96,32); '' = the widest of the --init "
-        "files', else 128,96,64,32. Wider than an --init file: its network is copied into the first channels and the "
-        "new ones start without effect on the output, so training continues from where the file stood.",
-    )
     encoder_init: str = _opt(
         lambda: os.path.join(data_root(), ENCODER_FILE),
         "ImageNet MobileNetV2 state_dict (torchvision's file; '' trains from scratch).",
@@ -166,19 +160,6 @@ _RANGES = {
 }
 
 
-def parse_widths(text: str) -> tuple[int, ...]:
-    """`decoder_channels` as a tuple of four positive ints; InputError otherwise."""
-    from ..errors import InputError
-
-    try:
-        widths = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        widths = ()
-    if len(widths) != 4 or min(widths) < 1:
-        raise InputError(f"`decoder_channels` {text!r}: give four positive widths, comma-separated (e.g. 128,96,64,32)")
-    return widths
-
-
 def check_config(cfg: TrainConfig) -> None:
     """InputError naming the first field that is out of range or names a missing file, before anything is written.
 
@@ -197,8 +178,6 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.crop % 32:
         raise InputError(f"`crop` {cfg.crop}: must be a multiple of 32 (the network's stride)")
     check_sample_shares(cfg)
-    if cfg.decoder_channels:
-        parse_widths(cfg.decoder_channels)
     if not cfg.data:
         raise InputError("`data`: give at least one training folder")
     for folder in cfg.data:

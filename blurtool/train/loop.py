@@ -18,7 +18,7 @@ from ..device import autocast as device_autocast
 from ..errors import InputError
 from ..kinds import KIND_NAMES
 from ..weights import IMAGENET_NORMALISATION, save_weights, sha256_of
-from .config import TrainConfig, check_config, parse_widths
+from .config import TrainConfig, check_config
 from .data import BlurTrainingSet, load_training_folders, split_train_val
 
 DEFAULT_THRESHOLD = 0.5  # blur = 1 - p(sharp) > 0.5: the argmax decision between sharp and blurred
@@ -53,75 +53,28 @@ def split_by_folder(examples, val_share: float, seed: int) -> tuple[list, list]:
     return train_examples, val_examples
 
 
-def decoder_widths(cfg) -> tuple[int, ...]:
-    """The decoder widths the run trains: `decoder_channels` when given, else the widest of the `init` files' (stage
-    by stage), else BlurNetConfig's default."""
-    from ..model import BlurNetConfig
-    from ..weights import load_weights
-
-    if cfg.decoder_channels:
-        return parse_widths(cfg.decoder_channels)
-    if cfg.init:
-        widths = [load_weights(p)[0].config.decoder_channels for p in cfg.init]
-        if len({len(w) for w in widths}) == 1:
-            return tuple(max(stage) for stage in zip(*widths))
-    return BlurNetConfig().decoder_channels
-
-
-def grow_into(theirs, own):
-    """`theirs` (a tensor of a narrower decoder) embedded in a tensor of `own`'s shape so that the wider network
-    computes what the narrower one did, or None when `theirs` does not fit (a smaller or differently ranked shape).
-
-    BlurNet widens a decoder stage by appending channels. The old block is copied; the new output channels (rows)
-    keep `own`'s fresh initialisation, so they compute something and can learn; and what the new input channels feed
-    into the old output channels (the old rows' new columns) is zero, so the new channels reach no old channel, nor
-    the heads, until training moves those zeros (a function-preserving widening in the manner of Net2Net, Chen et al.
-    2016, with zeros in place of split copies). Hand-written: torch has no such operation."""
-    if theirs.shape == own.shape:
-        return theirs
-    if theirs.ndim != own.ndim or any(t > o for t, o in zip(theirs.shape, own.shape)):
-        return None
-    grown = own.detach().clone()
-    grown[tuple(slice(0, n) for n in theirs.shape)] = theirs
-    if grown.ndim >= 2:
-        grown[: theirs.shape[0], theirs.shape[1]:] = 0
-    return grown
-
-
-def warm_start(model, paths) -> tuple[list[dict], list[str], list[str]]:
-    """Copy into `model` every tensor of the weights file(s) at `paths` (one path or a list) whose name matches and
-    whose shape matches or grows into the model's (:func:`grow_into`: a wider decoder starts as the file's network);
-    returns the files' cards, the names of the tensors that start fresh (a new head) and of those widened.
+def warm_start(model, paths) -> tuple[list[dict], list[str]]:
+    """Copy into `model` every tensor whose name and shape match in the weights file(s) at `paths` (one path or a
+    list); returns the files' cards and the names of the tensors that start fresh (a new or reshaped head).
 
     Several files are averaged tensor by tensor first: a uniform "model soup" (Wortsman et al., ICML 2022), which for
     runs fine-tuned from one ancestor lands between their minima and measures better than either (docs/training.md,
-    stage 9). A narrower file is widened before it is averaged, so a widened run and its ancestor average like any
-    two runs of one lineage. Files that do not fit the model's architecture: InputError."""
+    stage 9). Files of different architectures cannot be averaged: InputError."""
     from ..weights import load_weights
 
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     loaded = [load_weights(p) for p in paths]
-    own = model.state_dict()
-    states = []
-    for p, (m, _) in zip(paths, loaded):
-        state = {}
-        for k, v in m.state_dict().items():
-            if k in own:
-                state[k] = grow_into(v, own[k])
-                if state[k] is None:
-                    raise InputError(f"{p}: `init` file of a different architecture ({k} is {tuple(v.shape)}, the "
-                                     f"model's {tuple(own[k].shape)}); a wider decoder can start from it, not a narrower")
-        states.append(state)
+    states = [m.state_dict() for m, _ in loaded]
     for p, st in zip(paths[1:], states[1:]):
-        if st.keys() != states[0].keys():
+        if {k: v.shape for k, v in st.items()} != {k: v.shape for k, v in states[0].items()}:
             raise InputError(f"{p}: `init` files of different architectures cannot be averaged ({paths[0]} differs)")
     # Float tensors are averaged; counters (BatchNorm's num_batches_tracked) are the first file's.
-    copied = {k: sum(st[k] for st in states) / len(states) if v.is_floating_point() else v
+    theirs = {k: sum(st[k] for st in states) / len(states) if v.is_floating_point() else v
               for k, v in states[0].items()}
+    own = model.state_dict()
+    copied = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict({**own, **copied})
-    widened = [k for k in own if any(k in m.state_dict() and m.state_dict()[k].shape != own[k].shape
-                                     for m, _ in loaded)]
-    return [card for _, card in loaded], [k for k in own if k not in copied], widened
+    return [card for _, card in loaded], [k for k in own if k not in copied]
 
 
 def predict_probs(model, image_u8: np.ndarray, working_size: int, mean, std, device="cpu"):
@@ -239,16 +192,16 @@ def train(cfg: TrainConfig, console=None) -> Path:
     train_examples, val_examples = split_by_folder(examples, cfg.val_share, cfg.split_seed)
     val_stems = sorted(e.stem for e in val_examples)
 
-    model_config = BlurNetConfig(amount_head=True, decoder_channels=decoder_widths(cfg))
+    model_config = BlurNetConfig(amount_head=True)
     model = create_model("blurnet", **dataclasses.asdict(model_config))
     init_cards, init_record, init_message = [], None, None
     if cfg.init:
-        init_cards, fresh, widened = warm_start(model, cfg.init)
+        init_cards, fresh = warm_start(model, cfg.init)
         init_record = [{"file": Path(p).name, "sha256": sha256_of(Path(p))} for p in cfg.init]
         init_message = f"warm start from {' + '.join(cfg.init)}" + (" averaged" if len(cfg.init) > 1 else "") + ": " + (
             f"{len(fresh)} tensors start fresh ({', '.join(fresh[:4])}{'...' if len(fresh) > 4 else ''})"
             if fresh else "every tensor copied"
-        ) + (f"; {len(widened)} widened to decoder widths {model_config.decoder_channels}" if widened else "")
+        )
     elif cfg.encoder_init:
         try:
             state = torch.load(cfg.encoder_init, map_location="cpu", weights_only=True)
