@@ -2,6 +2,7 @@
 
     nice python benchmarks/deblur_partly_shaken.py                                # held-out photos, the shipped defaults
     nice python benchmarks/deblur_partly_shaken.py --photos training --explained-min 0 0.1 0.15 0.2 0.25 0.3 0.35
+    nice python benchmarks/deblur_partly_shaken.py --sharp-percentile 0   # the fixed bound only, for comparison
 
 Each photo sharp everywhere (`sharp-photos`: the held-out ones of the weights card, or as many *training* ones, every
 19th, for choosing a default) gets its right half shaken by a 15 px camera-shake kernel at full size; the network
@@ -55,9 +56,12 @@ def stems(sharp_dir: Path, card: dict, which: str, n: int) -> list[str]:
     return [s for s in names if s not in held_set][::TRAINING_STEP][:n]
 
 
-def run(det: BlurDetector, sharp_dir: Path, photo_stems: list[str], explained_mins=(None,)) -> dict:
+def run(det: BlurDetector, sharp_dir: Path, photo_stems: list[str], explained_mins=(None,),
+        sharp_percentile: float | None = None) -> dict:
     """{explained_min: {"photos": [...], "untouched_mean", "untouched_worst", "gain_db"}}; None = DeblurConfig's."""
     base = DeblurConfig(threshold=det.threshold)
+    if sharp_percentile is not None:
+        base = dataclasses.replace(base, sharp_percentile=sharp_percentile)
     out: dict = {}
     for i, stem in enumerate(photo_stems):
         image = read_image(next((sharp_dir / "images").glob(stem + ".*")))
@@ -74,7 +78,8 @@ def run(det: BlurDetector, sharp_dir: Path, photo_stems: list[str], explained_mi
         for t in explained_mins:
             t_ = base.explained_min if t is None else t
             if first.changed and t_ > 0:  # same kernel, the region cut to what it explains
-                keep = explained_region(shaken, region, first.kernel, t_, base.min_area)
+                keep = explained_region(shaken, region, first.kernel, t_, base.min_area, r.blur, base.threshold,
+                                        base.sharp_percentile)
                 result = deblur(shaken, region=keep, kernel=first.kernel, config=dataclasses.replace(
                     base, explained_min=0.0)).image if keep.any() else shaken
             else:
@@ -97,11 +102,14 @@ def main() -> None:
     ap.add_argument("--photos", choices=("held-out", "training"), default="held-out")
     ap.add_argument("--n", type=int, default=8)
     ap.add_argument("--explained-min", type=float, nargs="*", default=[None])
+    ap.add_argument("--sharp-percentile", type=float, default=None,
+                    help="DeblurConfig.sharp_percentile (default: its own; 0 = the fixed bound only)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     det = BlurDetector.from_weights(args.weights, "cpu")
     sharp_dir = Path(args.data) / "sharp-photos"
-    res = run(det, sharp_dir, stems(sharp_dir, det.card, args.photos, args.n), args.explained_min)
+    res = run(det, sharp_dir, stems(sharp_dir, det.card, args.photos, args.n), args.explained_min,
+              args.sharp_percentile)
     for t_, o in res.items():
         print(f"explained_min {t_:g}: untouched {o['untouched_mean']:.2%} (worst {o['untouched_worst']:.2%}), "
               f"shaken half {o['gain_db']:+.2f} dB aligned")

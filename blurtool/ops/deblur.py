@@ -8,8 +8,9 @@ sharp pixels vote for a delta, the blurred ones for the real kernel, the result 
    (exactly 0 beyond half the feather width outside the region);
 2. kernel: blind estimation from the region's pixels only (:func:`blurtool.ops.kernel_estimation.estimate_kernel`,
    Pan et al. 2014 with a masked data term) on grayscale at a bounded resolution, or a disk fit for defocus;
-   then the region keeps only the pixels the kernel explains (:func:`explained_region`): where the map calls a
-   flat sky or a sharp wall blurred, the kernel has nothing there to undo, and deconvolving it would only ring;
+   then the region keeps only the pixels the kernel explains (:func:`explained_region`; more than the photo's own
+   sharp detail where the map is unsure): where the map calls a flat sky or a sharp wall blurred, the kernel has
+   nothing there to undo, and deconvolving it would only ring;
 3. deconvolution: hyper-Laplacian (Krishnan & Fergus 2009) per colour channel on the region's bounding box plus a
    margin, with the sharp surroundings inside the box re-blurred by the kernel first so that the box obeys the uniform
    blur model and the mask border does not ring;
@@ -63,6 +64,8 @@ class DeblurConfig:
     check: bool = True  # blind mode: too few edges above the noise for a trustworthy kernel = leave the photo alone
     check_min_edges: float = 10.0  # strong gradients needed per orientation, in kernel sides (see check_region_kernel)
     explained_min: float = 0.2  # region pixels whose detail the kernel explains less than this are left alone (0: off)
+    sharp_percentile: float = 90.0  # ...and, where the map is unsure, less than this percentile of the photo's sharp
+    # detail (see explained_region; 0: the fixed bound only)
     estimation: KernelEstimationConfig = field(default_factory=KernelEstimationConfig)
     deconvolution: DeconvolutionConfig = field(default_factory=DeconvolutionConfig)
 
@@ -177,6 +180,21 @@ _NOISE_MARGIN = 3.0
 _MIN_NOISE_SIGMA = 0.5 / 255  # half an 8-bit level: the floor for photos without measurable noise (synthetic ones)
 
 
+def _wide_gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of ``x`` for a wide ``sigma``, at a fraction of OpenCV's cost: a big kernel's window (sigma 36
+    for a 60 px shake) takes OpenCV's direct filter 15 s on 6 MP, so past sigma 8 the map is averaged down by
+    f = sigma // 4 (INTER_AREA: a box of f px, variance f^2 / 12, under 1 % of sigma^2), blurred there by sigma / f
+    (4-8 px) and brought back by linear interpolation, smooth at that width."""
+    import cv2
+    if sigma < 8:
+        return cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    f = int(sigma // 4)
+    h, w = x.shape
+    small = cv2.resize(x, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / f, borderType=cv2.BORDER_REFLECT)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def explained_ratio(gray: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Per pixel, how much of the local detail of ``gray`` survives blurring it once more by ``kernel`` (float32, in
     [0, ~1]): local gradient energy of ``gray * kernel`` over that of ``gray`` plus a noise floor.
@@ -201,7 +219,7 @@ def explained_ratio(gray: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     def energy(x):
         gx = cv2.Sobel(x, cv2.CV_32F, 1, 0, borderType=cv2.BORDER_REFLECT)
         gy = cv2.Sobel(x, cv2.CV_32F, 0, 1, borderType=cv2.BORDER_REFLECT)
-        return cv2.GaussianBlur(gx * gx + gy * gy, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+        return _wide_gaussian(gx * gx + gy * gy, sigma)
 
     noise = max(noise_sigma(g.astype(np.float64), np.ones(g.shape, bool)), _MIN_NOISE_SIGMA)
     floor = np.float32(_NOISE_MARGIN * _SOBEL_NOISE_ENERGY * noise**2)
@@ -210,25 +228,55 @@ def explained_ratio(gray: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return np.where(detail > floor, energy(reblurred) / (detail + floor), np.float32(0))
 
 
+def sharp_detail_ratio(ratio: np.ndarray, blur: np.ndarray, threshold: float, percentile: float) -> float | None:
+    """The ``percentile`` of :func:`explained_ratio` over the pixels the map calls clearly sharp (under half the
+    threshold) that hold detail above the noise: how high this photo's own sharp texture reads. None when fewer than
+    1 % of the pixels qualify (a photo blurred nearly everywhere has no sharp reference).
+
+    The two-pass ratio of sharp texture depends on the photo: crisp urban detail reads 0.1-0.15 at its 90th
+    percentile, soft hazy reeds and water 0.3-0.4, as high as texture a short shake blurred. The photo's own sharp
+    part tells which it is."""
+    sharp = (np.asarray(blur) < threshold / 2) & (ratio > 0)
+    if sharp.sum() < 0.01 * sharp.size:
+        return None
+    return float(np.percentile(ratio[sharp], percentile))
+
+
 def explained_region(image: np.ndarray, region: np.ndarray, kernel: np.ndarray, explained_min: float = 0.2,
-                     min_area: float = 0.002) -> np.ndarray:
-    """The pixels of ``region`` (bool) whose detail ``kernel`` explains (:func:`explained_ratio` >= ``explained_min``),
-    cleaned as :func:`hard_region` cleans. Measured on the region's bounding box plus a kernel-sized margin.
+                     min_area: float = 0.002, blur: np.ndarray | None = None, threshold: float = 0.5,
+                     sharp_percentile: float = 90.0) -> np.ndarray:
+    """The pixels of ``region`` (bool) whose detail ``kernel`` explains (:func:`explained_ratio` at or above a bound),
+    cleaned as :func:`hard_region` cleans.
 
     A blur map calls some sharp pixels blurred: mostly flat ones (sky, fog, a plain wall), where the network sees no
     evidence either way, and some sharp texture next to a blurred part. Deconvolving them rings around every cloud
     edge and changes pixels that were fine. On natural texture the two-pass ratio is about 0.35-0.6 where the kernel
-    blurred it and 0.1-0.25 where it is sharp (a 15 px shake); the default 0.2 was chosen on 8 *training* photos half
-    shaken: from it on the sharp half stays untouched, and in the first run it kept the best bound's gain on the
-    shaken half (the held-out photos are the benchmark; both runs in docs/benchmarks.md). Cartoon-like content (flat
-    shapes with sparse edges) reads higher when sharp (0.2-0.3), so some of it may still be deconvolved."""
+    blurred it and 0.1-0.25 where it is sharp (a 15 px shake); the fixed bound ``explained_min`` (0.2) was chosen on 8
+    *training* photos half shaken (docs/benchmarks.md). Soft sharp texture (distant reeds, water, cartoon-like flat
+    shapes) reads higher, 0.2-0.4, so with the map (``blur``, its ``threshold``) the bound also follows the photo:
+    where the map is barely sure (at its threshold) a pixel must read above ``sharp_percentile`` % of the photo's own
+    sharp detail (:func:`sharp_detail_ratio`), where it is certain (1.0) ``explained_min`` is enough, linearly in
+    between — the map's confidence and the kernel's evidence weigh against each other. Measured on the region's
+    bounding box plus a kernel-sized margin, or on the whole photo when the map is given (its sharp part is the
+    reference)."""
     region = np.asarray(region, bool)
     if explained_min <= 0 or not region.any():
         return region
-    y0, y1, x0, x1 = _box(region, 2 * max(kernel.shape))
+    with_reference = blur is not None and sharp_percentile > 0
+    if with_reference:
+        y0, y1, x0, x1 = 0, region.shape[0], 0, region.shape[1]
+    else:
+        y0, y1, x0, x1 = _box(region, 2 * max(kernel.shape))
     ratio = explained_ratio(_gray(image[y0:y1, x0:x1]), kernel)
+    bound: float | np.ndarray = explained_min
+    if with_reference:
+        blur = np.asarray(blur, np.float32)
+        reference = sharp_detail_ratio(ratio, blur, threshold, sharp_percentile)
+        if reference is not None and reference > explained_min:
+            certainty = np.clip((blur - threshold) / max(1.0 - threshold, 1e-6), 0.0, 1.0)
+            bound = reference + (explained_min - reference) * certainty
     keep = np.zeros_like(region)
-    keep[y0:y1, x0:x1] = region[y0:y1, x0:x1] & (ratio >= explained_min)
+    keep[y0:y1, x0:x1] = region[y0:y1, x0:x1] & (ratio >= bound)
     return _clean(keep, min_area)
 
 
@@ -442,7 +490,8 @@ def deblur(image: np.ndarray, blur: np.ndarray | None = None, kind: np.ndarray |
             return DeblurResult(image.copy(), k, mask, None, frac, seconds, *checked)
 
     t0 = time.perf_counter()
-    explained = explained_region(image, region, k, cfg.explained_min, cfg.min_area)
+    explained = explained_region(image, region, k, cfg.explained_min, cfg.min_area, blur, cfg.threshold,
+                                 cfg.sharp_percentile)
     if explained is not region:  # the mask follows the smaller region (explained_region returns it as is when off)
         region, mask = explained, soft_mask(explained, feather)
     seconds["explained"] = time.perf_counter() - t0

@@ -11,6 +11,7 @@ import pytest
 from blurtool.errors import InputError
 from blurtool.ops.deblur import (
     DeblurConfig,
+    _wide_gaussian,
     deblur,
     explained_ratio,
     explained_region,
@@ -19,6 +20,7 @@ from blurtool.ops.deblur import (
     kernel_to_image,
     noise_sigma,
     region_mask,
+    sharp_detail_ratio,
     soft_mask,
 )
 from blurtool.ops.deconvolution import deconvolve
@@ -298,6 +300,47 @@ def test_the_kernel_explains_the_blurred_texture_not_the_sharp_one_nor_the_flat_
     assert kept[72:, : w // 2 - 8].mean() < 0.05  # the sharp texture
     assert not kept[:32].any()  # the flat sky, on both sides
     assert np.array_equal(explained_region(shaken, everything, SHAKE, explained_min=0.0), everything)
+
+
+def test_where_the_map_is_unsure_the_kernel_must_explain_more_than_the_photos_own_sharp_detail():
+    # Soft sharp texture (a hazy photo's reeds) reads as high as texture a short shake blurred: the fixed bound keeps
+    # it when the map wrongly calls it blurred. Left third: that texture, called sharp (the reference); middle: the
+    # same, called blurred just past the threshold; right: shaken, called blurred with certainty.
+    h, w = 160, 300
+    soft = cv2.GaussianBlur(natural_texture(h, w, 5), (0, 0), 1.5)
+    photo = soft.copy()
+    photo[:, 200:] = blur_with(soft, SHAKE)[:, 200:]
+    blur = np.zeros((h, w), np.float32)
+    blur[:, 100:200], blur[:, 200:] = 0.55, 1.0
+    region = blur >= 0.5
+    middle, right = np.s_[:, 110:190], np.s_[:, 215:290]
+    fixed = explained_region(photo, region, SHAKE, min_area=0.0)
+    assert fixed[middle].mean() > 0.9  # the fixed bound alone cannot tell soft sharp texture from shaken
+    adaptive = explained_region(photo, region, SHAKE, min_area=0.0, blur=blur, threshold=0.5)
+    assert adaptive[middle].mean() < 0.5 * fixed[middle].mean()
+    assert adaptive[right].mean() > 0.95  # where the map is certain the fixed bound still rules
+    assert np.array_equal(explained_region(photo, region, SHAKE, min_area=0.0, blur=blur, threshold=0.5,
+                                           sharp_percentile=0.0), fixed)
+    # No sharp reference (the map calls everything blurred): the fixed bound.
+    everywhere = explained_region(photo, region, SHAKE, min_area=0.0, blur=np.ones((h, w), np.float32), threshold=0.5)
+    assert everywhere[middle].mean() > 0.9
+    assert sharp_detail_ratio(explained_ratio(photo.mean(axis=2), SHAKE), np.ones((h, w)), 0.5, 90) is None
+    # End to end: deblur() given the map leaves more of the wrongly called middle bit for bit as it was.
+    config = DeblurConfig(threshold=0.5, min_area=0.0, feather=3)
+
+    def untouched(out):
+        return (np.round(out[middle] * 255) == np.round(photo[middle] * 255)).all(axis=2).mean()
+
+    with_reference = deblur(photo, blur, kernel=SHAKE, config=config)
+    fixed_only = deblur(photo, blur, kernel=SHAKE, config=dataclasses.replace(config, sharp_percentile=0.0))
+    assert untouched(with_reference.image) > untouched(fixed_only.image) + 0.3
+
+
+def test_the_wide_window_matches_opencvs_gaussian():
+    x = np.square(cv2.Sobel(natural_texture(300, 400, 1)[..., 0], cv2.CV_32F, 1, 0))
+    for sigma in (4.0, 12.0, 30.0):
+        exact = cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+        assert np.abs(_wide_gaussian(x, sigma) - exact).max() < 0.03 * exact.max()
 
 
 def test_deblur_leaves_what_the_map_wrongly_calls_blurred_untouched():
