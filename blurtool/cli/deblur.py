@@ -81,7 +81,8 @@ def register(app: typer.Typer) -> None:
             "--explained-min", min=0.0, max=1.0,
             help="Deconvolve only the region's pixels whose detail the kernel explains: the share of their local "
             "detail that survives blurring them once more by the kernel (0.35-0.6 for blurred texture, 0.1-0.25 "
-            "for sharp texture, ~0 for a flat sky the map called blurred). 0 deconvolves the whole region.",
+            "for sharp texture, ~0 for a flat sky the map called blurred); where the map is barely sure, also more "
+            "than 90% of the photo's own sharp detail. 0 deconvolves the whole region.",
         )] = _D.explained_min,
         fmt: FormatOpt = ImageFormat.png,
     ) -> None:
