@@ -182,7 +182,8 @@ _MIN_NOISE_SIGMA = 0.5 / 255  # half an 8-bit level: the floor for photos withou
 
 def _wide_gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of ``x`` for a wide ``sigma``, at a fraction of OpenCV's cost: a big kernel's window (sigma 36
-    for a 60 px shake) takes OpenCV's direct filter 15 s on 6 MP, so past sigma 8 the map is averaged down by
+    for a 60 px shake) takes OpenCV's direct filter 0.7 s on 6 MP on an idle 2-core CPU (many times that when the
+    cores are shared), and the region test needs two, so past sigma 8 the map is averaged down by
     f = sigma // 4 (INTER_AREA: a box of f px, variance f^2 / 12, under 1 % of sigma^2), blurred there by sigma / f
     (4-8 px) and brought back by linear interpolation, smooth at that width."""
     import cv2
