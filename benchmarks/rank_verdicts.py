@@ -114,6 +114,7 @@ def szu_gt_maps(data: Path):
 def model_images(det, data: Path, stems: list[str]):
     """(group, name, expected, image or path) of the network cases (see module doc)."""
     import rank_quality
+    from real_photos import SYNTH_LONG_SIDE, at_long_side
 
     from blurtool.io import read_image
     from blurtool.train.synth import blur, disk_kernel, shake_kernel
@@ -124,10 +125,6 @@ def model_images(det, data: Path, stems: list[str]):
 
     def image_of(folder: Path, stem: str) -> Path:
         return next((folder / "images").glob(stem + ".*"))
-
-    def at_working_scale(image):
-        f = det.working_size / max(image.shape[:2])
-        return cv2.resize(image, (round(image.shape[1] * f), round(image.shape[0] * f)), interpolation=cv2.INTER_AREA)
 
     out = []
     szu = data / "szu-bd-train"
@@ -141,7 +138,7 @@ def model_images(det, data: Path, stems: list[str]):
     for stem in held(sharp_dir):
         path = image_of(sharp_dir, stem)
         out.append(("all-sharp", stem, "no-blur", path))
-        small = at_working_scale(read_image(path))
+        small = at_long_side(read_image(path), SYNTH_LONG_SIDE)  # the copies of real_photos.py, whatever the model
         out.append(("all-sharp, shaken", stem, "bad-blur", blur(small, shake_kernel(rng, rng.uniform(15, 25)))))
         out.append(("all-sharp, misfocused", stem, "bad-blur", blur(small, disk_kernel(6.0))))
     for p in sorted((data / "gopro-motion" / "pairs").glob("*_avg-*[0-9].jpg")):

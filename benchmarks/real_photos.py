@@ -16,7 +16,7 @@ only ever measured on photos it did not see; the GoPro pairs are scenes the trai
 5. `rank` verdicts, as `blurtool rank` gives them (one network pass; also with `--flip-average`, the photo and its
    mirror, as the maps above are made), with what a photographer would call right: all-sharp photos -> no-blur; SZU-BD defocus photos
    (a sharp subject on bokeh) -> good-blur; GoPro blurred frames -> bad-blur; the all-sharp photos shaken
-   (a camera-shake kernel, 15-25 px at the working scale) or misfocused (a disk, radius 6 px) -> bad-blur; and
+   (a camera-shake kernel, 15-25 px, on the photo reduced to a 640 px long side) or misfocused (a disk, radius 6 px) -> bad-blur; and
    slightly soft (a disk, radius 1.5 px: details still visible) -> ok-blur.
 6. `deblur` end to end on partly shaken photos: the right half of an all-sharp photo shaken (a 15 px camera-shake
    kernel at full size), its map from the network, `deblur` with that map; the share of the sharp left half
@@ -48,8 +48,12 @@ from blurtool.train.synth import IGNORE, blur, disk_kernel, frame_average_labels
 EXPECTED = {"all-sharp": "no-blur", "sharp subject on bokeh": "good-blur", "GoPro shaken": "bad-blur",
             "all-sharp, shaken": "bad-blur", "all-sharp, misfocused": "bad-blur",
             "all-sharp, slightly soft": "ok-blur"}
-# The slightly soft copies: a disk of this radius at the working scale, 2.3 px at a 1000 px long side (the amount's
-# "low" level: details still visible). Only a model with an amount can tell them from the misfocused ones.
+# The shaken, misfocused and slightly soft copies are blurred on the photo reduced to this long side, so their blur is
+# the same share of the photo whatever working size the model under test has (the sizes below were chosen when the
+# working size was 640 px, and a model working at 640 px sees them as they are).
+SYNTH_LONG_SIDE = 640
+# The slightly soft copies: a disk of this radius, 2.3 px at a 1000 px long side (the amount's "low" level: details
+# still visible). Only a model with an amount can tell them from the misfocused ones.
 SLIGHT_RADIUS = 1.5
 
 
@@ -73,7 +77,7 @@ def cuhk_like(det, folder: Path) -> dict:
     return out
 
 
-def at_working_scale(image: np.ndarray, size: int) -> np.ndarray:
+def at_long_side(image: np.ndarray, size: int) -> np.ndarray:
     f = size / max(image.shape[:2])
     return cv2.resize(image, (round(image.shape[1] * f), round(image.shape[0] * f)), interpolation=cv2.INTER_AREA)
 
@@ -127,8 +131,8 @@ def main() -> None:
         r = predict(det, image)
         shares[stem] = float(r.mask.mean())
         verdicts["all-sharp"].append((stem, judge(rank_det, det, image, r)))
-        # Shaken and misfocused copies, blurred at the scale the network sees so the blur is of a known size there.
-        small = at_working_scale(image, det.working_size)
+        # Shaken, misfocused and slightly soft copies, blurred by kernels of a known size at SYNTH_LONG_SIDE.
+        small = at_long_side(image, SYNTH_LONG_SIDE)
         shaken = blur(small, shake_kernel(rng, rng.uniform(15, 25)))
         verdicts["all-sharp, shaken"].append((stem, judge(rank_det, det, shaken)))
         misfocused = blur(small, disk_kernel(6.0))
@@ -160,8 +164,8 @@ def main() -> None:
         blurred_img, sharp_img = read_image(blurred_path), read_image(sharp_path)
         r = predict(det, blurred_img)
         verdicts["GoPro shaken"].append((blurred_path.stem, judge(rank_det, det, blurred_img, r)))
-        # Labels at the working scale, where the visible-change rule is defined.
-        labels = frame_average_labels(at_working_scale(sharp_img, 640), at_working_scale(blurred_img, 640))
+        # Labels on the photo reduced to a 640 px long side, where the visible-change rule was set, whatever the model.
+        labels = frame_average_labels(at_long_side(sharp_img, 640), at_long_side(blurred_img, 640))
         called = cv2.resize(r.mask.astype(np.uint8), labels.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
         kind = cv2.resize(r.kind, labels.shape[::-1], interpolation=cv2.INTER_NEAREST)
         known = labels != IGNORE
