@@ -298,8 +298,8 @@ def shared_options(*, saved_maps: bool = True, threshold: bool = True):
 # folder or glob is expanded, so that running a command twice on a folder does not process its own outputs.
 # Explicitly named files are always taken. Commands add their own tags through `outputs=` of run_batch.
 OUTPUT_TAGS = frozenset({
-    "blur", "kind", "labels", "overlay", "mask", "cutout", "matte", "alpha", "foreground", "composite", "trimap",
-    "magnified", "deblurred", "kernel",
+    "blur", "kind", "labels", "overlay", "amount", "mask", "cutout", "matte", "alpha", "foreground", "composite",
+    "trimap", "magnified", "deblurred", "kernel",
 })
 
 

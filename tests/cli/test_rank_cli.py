@@ -52,6 +52,22 @@ def test_by_verdict_top_and_csv(tmp_path, fake):
     assert (tmp_path / "s.csv").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
+def test_detect_outputs_next_to_the_photos_are_not_ranked(tmp_path, fake):
+    # Every picture `blurtool detect --save` can write next to a photo (the amount map included) is left out when
+    # rank expands the folder, so detect then rank on one folder ranks the photos only.
+    from blurtool.cli.detect import SAVE_CHOICES
+
+    lib = library(tmp_path / "lib")
+    stem = lib["good-blur"].with_suffix("")
+    suffixes = [s for files in SAVE_CHOICES.values() for s in files.values() if s.endswith((".png", ".jpg"))]
+    assert ".amount.png" in suffixes
+    for suffix in suffixes:
+        write(Path(str(stem) + suffix), photo(np.ones((96, 128), bool)))
+    r = run(tmp_path / "lib", "--json")
+    assert r.exit_code == 0, r.output
+    assert sorted(Path(x["path"]).name for x in lines(r)) == sorted(p.name for p in lib.values())
+
+
 def test_table_output_and_rule_option(tmp_path, fake):
     lib = library(tmp_path / "lib")
     r = run(lib["ok-blur"], "--no-blur-max", "0.2")
