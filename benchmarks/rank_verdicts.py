@@ -111,7 +111,7 @@ def szu_gt_maps(data: Path):
     return out
 
 
-def model_images(det, data: Path, stems: list[str]):
+def model_images(data: Path, stems: list[str]):
     """(group, name, expected, image or path) of the network cases (see module doc)."""
     import rank_quality
     from real_photos import SYNTH_LONG_SIDE, at_long_side
@@ -241,7 +241,7 @@ def main() -> None:
         torch.set_num_threads(1)
         det = BlurDetector.from_weights(args.weights, "cpu", flip_average=args.flip_average)
         card = json.loads(Path(args.stems_from).read_text()) if args.stems_from else det.card
-        items = model_images(det, data, val_stems(card))
+        items = model_images(data, val_stems(card))
         cache = Path(args.maps) if args.maps else None
         key = f"{det.card.get('path')}|flip={args.flip_average}|" + ",".join(f"{g}/{n}" for g, n, _, _ in items)
         if cache is not None and cache.is_file() and str(np.load(cache, allow_pickle=True)["key"]) == key:
